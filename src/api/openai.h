@@ -1,0 +1,60 @@
+// Inbound OpenAI dialect: validates chat and embeddings request bodies (keeping every field
+// for pass-through), reads usage from responses and stream chunks, renders the models list.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace stratus::api {
+
+struct Usage {
+  long prompt_tokens = 0;
+  long completion_tokens = 0;
+  long total_tokens = 0;
+  long cached_tokens = 0;
+};
+
+// A validated chat request. `body` is the whole parsed JSON, unknown fields included, so the
+// OpenAI-compatible path can forward it with only `model` rewritten.
+struct ChatRequest {
+  boost::json::value body;
+  std::string model;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage as the client sent it
+};
+
+struct EmbeddingsRequest {
+  boost::json::value body;
+  std::string model;
+};
+
+core::Result<ChatRequest> parse_chat_request(std::string_view body);
+core::Result<EmbeddingsRequest> parse_embeddings_request(std::string_view body);
+
+// The body to send upstream: `model` replaced and, for streams, usage always requested so the
+// gateway can account for it (the chunk is hidden again from clients that did not ask).
+std::string upstream_chat_body(ChatRequest& req, std::string_view upstream_model);
+std::string upstream_embeddings_body(EmbeddingsRequest& req, std::string_view upstream_model);
+
+// `usage` of a response body or stream chunk; nullopt when absent or malformed.
+std::optional<Usage> usage_of(const boost::json::value& v);
+// Cheap pre-check before parsing a chunk: only chunks that mention usage are parsed.
+inline bool mentions_usage(std::string_view data) {
+  return data.find("\"usage\"") != std::string_view::npos;
+}
+
+// A usage-only stream chunk (OpenAI sends it last, with `choices: []`).
+bool is_usage_only_chunk(const boost::json::value& v);
+
+// GET /v1/models body for these aliases.
+std::string models_list(const std::vector<std::string>& aliases, long created);
+
+// An OpenAI-shaped SSE error event: `data: {"error":{...}}`.
+std::string sse_error_event(const core::Error& e);
+
+}  // namespace stratus::api

@@ -1,0 +1,16 @@
+// Subcommands of the stratus binary.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace stratus::cli {
+
+void add_serve(CLI::App& app);
+void add_mock(CLI::App& app);
+void add_check_config(CLI::App& app);
+// The exit code the subcommand that ran asked for.
+int exit_code();
+
+}  // namespace stratus::cli

@@ -1,0 +1,108 @@
+// Typed, validated gateway configuration loaded from YAML (see config/example.yaml).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace stratus::config {
+
+struct Timeouts {
+  int connect_ms = 5000;
+  int first_byte_ms = 60000;  // until the response headers arrive
+  int idle_ms = 30000;        // between two reads of a streamed body
+  int total_ms = 600000;
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";  // "host:port"; port 0 = any free port
+  std::string host = "127.0.0.1";         // parsed from listen
+  std::uint16_t port = 8080;              // parsed from listen
+  int workers = 0;                        // 0 = one per core
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  int header_timeout_ms = 10000;  // slow clients: headers must be complete by then
+  int idle_timeout_ms = 75000;    // keep-alive connection with no request
+  int max_connections = 10000;
+  int drain_timeout_ms = 30000;       // SIGTERM: how long in-flight requests may finish
+  std::string access_log = "stdout";  // stdout | stderr | off | a file path
+};
+
+struct Provider {
+  std::string name;
+  std::string type;                            // "openai" for now
+  std::string base_url;                        // e.g. https://api.openai.com/v1
+  std::string api_key;                         // may be empty (local servers)
+  std::map<std::string, std::string> headers;  // extra headers sent upstream
+  std::string ca_file;  // extra CA bundle for TLS verification (PEM); empty = system store
+  Timeouts timeouts;
+  int max_connections = 512;  // per origin, per worker
+};
+
+struct Deployment {
+  std::string provider;  // a Provider name
+  std::string model;     // the provider's model name
+};
+
+struct Model {
+  std::string name;  // the alias clients send as "model"
+  std::vector<Deployment> deployments;
+};
+
+struct Config {
+  ServerConfig server;
+  std::vector<Provider> providers;
+  std::vector<Model> models;
+
+  const Provider* find_provider(std::string_view name) const;
+  const Model* find_model(std::string_view name) const;
+};
+
+struct Problem {
+  int line = 0;    // 1-based; 0 when not tied to a place in the file
+  int column = 0;  // 1-based
+  std::string message;
+};
+
+// Formats a problem as "file:line:col: message".
+std::string format_problem(std::string_view file, const Problem& p);
+
+// Looks up an environment variable; nullopt when it is not set.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
+EnvLookup process_env();
+
+// Parses and validates YAML text. All problems are reported, not only the first.
+std::expected<Config, std::vector<Problem>> parse(std::string_view yaml_text,
+                                                  const EnvLookup& env = process_env());
+// Reads a file then parses it; a file that cannot be read is one problem at line 0.
+std::expected<Config, std::vector<Problem>> load_file(const std::string& path,
+                                                      const EnvLookup& env = process_env());
+
+// The one list of provider types the gateway can talk to; every check consults it.
+bool is_known_provider_type(std::string_view type);
+// The known provider types, for messages ("known: openai").
+std::vector<std::string_view> known_provider_types();
+
+// Building blocks of parse(), exposed for the CLI (flag overrides) and for tests. Each error is
+// a message without a location; parse() adds the line and column.
+
+// Replaces ${VAR} with the variable's value and $${ with a literal ${.
+std::expected<std::string, std::string> interpolate(std::string_view text, const EnvLookup& env);
+
+struct HostPort {
+  std::string host;  // without the brackets of an IPv6 literal
+  std::uint16_t port = 0;
+};
+// Splits "host:port" or "[v6]:port".
+std::expected<HostPort, std::string> parse_listen(std::string_view listen);
+
+// Checks an absolute http(s) URL without query or fragment; returns it without trailing slashes.
+std::expected<std::string, std::string> normalize_base_url(std::string_view url);
+
+}  // namespace stratus::config

@@ -1,0 +1,373 @@
+// Turns YAML into a validated Config, collecting every problem with the place it was found.
+#include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join lives here from fmt 11 on
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <set>
+#include <span>
+#include <tuple>
+
+#include "config/config.h"
+
+namespace stratus::config {
+namespace {
+
+using Keys = std::span<const std::string_view>;
+
+constexpr std::string_view kTopKeys[] = {"server", "providers", "models"};
+constexpr std::string_view kServerKeys[] = {
+    "listen",           "workers",           "max_body_bytes",
+    "max_header_bytes", "header_timeout_ms", "idle_timeout_ms",
+    "max_connections",  "drain_timeout_ms",  "access_log"};
+constexpr std::string_view kProviderKeys[] = {"name",    "type",    "base_url",        "api_key",
+                                              "headers", "ca_file", "max_connections", "timeouts"};
+constexpr std::string_view kTimeoutKeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms"};
+constexpr std::string_view kModelKeys[] = {"name", "deployments"};
+constexpr std::string_view kDeploymentKeys[] = {"provider", "model"};
+
+constexpr int kMaxInt = std::numeric_limits<int>::max();
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), 0);
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "; did you mean 'x'?" when a known word is within two edits, else nothing.
+std::string suggestion(std::string_view word, Keys known) {
+  std::string_view best;
+  std::size_t best_distance = 3;
+  for (const auto candidate : known) {
+    if (const auto d = edit_distance(word, candidate); d < best_distance) {
+      best = candidate;
+      best_distance = d;
+    }
+  }
+  return best.empty() ? std::string() : fmt::format("; did you mean '{}'?", best);
+}
+
+std::string path(std::string_view where, std::string_view key) {
+  return fmt::format("{}.{}", where, key);
+}
+
+bool present(const YAML::Node& n) { return n.IsDefined() && !n.IsNull(); }
+
+Problem problem_at(const YAML::Mark& mark, std::string message) {
+  if (mark.is_null()) return Problem{0, 0, std::move(message)};
+  return Problem{mark.line + 1, mark.column + 1, std::move(message)};
+}
+
+bool is_header_token(std::string_view name) {
+  constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+  return !name.empty() && std::ranges::all_of(name, [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || kSpecials.find(c) != kSpecials.npos;
+  });
+}
+
+// A CR or LF in a header value would let a config value (or an env var) inject headers.
+bool is_header_value(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// Walks the YAML tree once, filling a Config and recording every problem on the way.
+class Decoder {
+ public:
+  explicit Decoder(const EnvLookup& env) : env_(env) {}
+
+  Config config(const YAML::Node& root) {
+    Config out;
+    if (!root.IsNull() && !check_map(root, "the top level", kTopKeys)) return out;
+    if (present(root["server"])) out.server = server(root["server"]);
+    out.providers = list(root["providers"], "providers", &Decoder::provider);
+    out.models = list(root["models"], "models", &Decoder::model);
+    return out;
+  }
+
+  std::vector<Problem> take_problems() { return std::move(problems_); }
+
+ private:
+  void report(const YAML::Node& at, std::string message) {
+    problems_.push_back(
+        problem_at(at.IsDefined() ? at.Mark() : YAML::Mark::null_mark(), std::move(message)));
+  }
+
+  // Checks that n is a mapping whose keys are all known and unique.
+  bool check_map(const YAML::Node& n, std::string_view where, Keys known) {
+    if (!n.IsMap()) {
+      report(n, fmt::format("{} must be a mapping", where));
+      return false;
+    }
+    std::map<std::string, int, std::less<>> seen;
+    for (const auto& entry : n) {
+      const YAML::Node& key = entry.first;
+      if (!key.IsScalar()) {
+        report(key, fmt::format("keys in {} must be strings", where));
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      if (std::ranges::find(known, name) == known.end()) {
+        report(key, fmt::format("unknown key '{}' in {}{}", name, where, suggestion(name, known)));
+      } else if (const auto [it, fresh] = seen.emplace(name, key.Mark().line + 1); !fresh) {
+        report(key,
+               fmt::format("duplicate key '{}' in {} (first at line {})", name, where, it->second));
+      }
+    }
+    return true;
+  }
+
+  template <class T>
+  std::vector<T> list(const YAML::Node& n, std::string_view where,
+                      T (Decoder::*item)(const YAML::Node&, const std::string&)) {
+    std::vector<T> out;
+    if (!present(n)) {
+      problems_.push_back({0, 0, fmt::format("no {} defined; at least one is required", where)});
+      return out;
+    }
+    if (!n.IsSequence()) {
+      report(n, fmt::format("{} must be a list", where));
+      return out;
+    }
+    if (n.size() == 0) report(n, fmt::format("{} is empty; at least one is required", where));
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      out.push_back((this->*item)(n[i], fmt::format("{}[{}]", where, i)));
+    }
+    return out;
+  }
+
+  // The scalar's text after ${VAR} interpolation; nullopt (and a problem) otherwise.
+  std::optional<std::string> text(const YAML::Node& n, std::string_view what) {
+    if (!n.IsScalar()) {
+      report(n, fmt::format("{} must be a string", what));
+      return std::nullopt;
+    }
+    auto value = interpolate(n.Scalar(), env_);
+    if (!value) {
+      report(n, fmt::format("{}: {}", what, value.error()));
+      return std::nullopt;
+    }
+    return std::move(*value);
+  }
+
+  enum class Need { any, nonempty, required };  // required implies nonempty
+
+  void string(const YAML::Node& map, std::string_view key, std::string_view where, std::string& out,
+              Need need) {
+    const YAML::Node n = map[std::string(key)];
+    if (!present(n)) {
+      if (need == Need::required) {
+        report(map, fmt::format("{} is missing required key '{}'", where, key));
+      }
+      return;
+    }
+    auto value = text(n, path(where, key));
+    if (!value) return;
+    if (value->empty() && need != Need::any) {
+      report(n, fmt::format("{} must not be empty", path(where, key)));
+      return;
+    }
+    out = std::move(*value);
+  }
+
+  template <class T>
+  void integer(const YAML::Node& map, std::string_view key, std::string_view where, T& out, T min,
+               T max) {
+    const YAML::Node n = map[std::string(key)];
+    if (!present(n)) return;
+    const auto what = path(where, key);
+    const auto value = text(n, what);
+    if (!value) return;
+    T parsed{};
+    const char* end = value->data() + value->size();
+    const auto [stop, ec] = std::from_chars(value->data(), end, parsed);
+    if (ec == std::errc{} && stop == end && parsed >= min && parsed <= max) {
+      out = parsed;
+    } else if (max == std::numeric_limits<T>::max()) {
+      report(n, fmt::format("{} must be an integer >= {}, got '{}'", what, min, *value));
+    } else {
+      report(n,
+             fmt::format("{} must be an integer from {} to {}, got '{}'", what, min, max, *value));
+    }
+  }
+
+  ServerConfig server(const YAML::Node& n) {
+    ServerConfig s;
+    constexpr std::string_view w = "server";
+    if (!check_map(n, w, kServerKeys)) return s;
+    string(n, "listen", w, s.listen, Need::nonempty);
+    integer(n, "workers", w, s.workers, 0, 1024);
+    integer<std::size_t>(n, "max_body_bytes", w, s.max_body_bytes, 1, SIZE_MAX);
+    integer<std::size_t>(n, "max_header_bytes", w, s.max_header_bytes, 1, SIZE_MAX);
+    integer(n, "header_timeout_ms", w, s.header_timeout_ms, 1, kMaxInt);
+    integer(n, "idle_timeout_ms", w, s.idle_timeout_ms, 1, kMaxInt);
+    integer(n, "max_connections", w, s.max_connections, 1, kMaxInt);
+    integer(n, "drain_timeout_ms", w, s.drain_timeout_ms, 0, kMaxInt);
+    string(n, "access_log", w, s.access_log, Need::nonempty);
+    if (const auto hp = parse_listen(s.listen)) {
+      s.host = hp->host;
+      s.port = hp->port;
+    } else {
+      report(n["listen"], fmt::format("server.listen: {}", hp.error()));
+    }
+    return s;
+  }
+
+  Timeouts timeouts(const YAML::Node& n, std::string_view where) {
+    Timeouts t;
+    if (!check_map(n, where, kTimeoutKeys)) return t;
+    integer(n, "connect_ms", where, t.connect_ms, 1, kMaxInt);
+    integer(n, "first_byte_ms", where, t.first_byte_ms, 1, kMaxInt);
+    integer(n, "idle_ms", where, t.idle_ms, 1, kMaxInt);
+    integer(n, "total_ms", where, t.total_ms, 1, kMaxInt);
+    return t;
+  }
+
+  std::map<std::string, std::string> headers(const YAML::Node& n, std::string_view where) {
+    std::map<std::string, std::string> out;
+    if (!n.IsMap()) {
+      report(n, fmt::format("{} must be a mapping of header names to values", where));
+      return out;
+    }
+    for (const auto& entry : n) {
+      const YAML::Node& key = entry.first;
+      if (!key.IsScalar() || !is_header_token(key.Scalar())) {
+        report(key, fmt::format("{} has an invalid header name '{}'", where,
+                                key.IsScalar() ? key.Scalar() : ""));
+        continue;
+      }
+      const auto what = path(where, key.Scalar());
+      auto value = text(entry.second, what);
+      if (!value) continue;
+      if (!is_header_value(*value)) {
+        report(entry.second, fmt::format("{} must not contain CR, LF or NUL", what));
+        continue;
+      }
+      out[key.Scalar()] = std::move(*value);
+    }
+    return out;
+  }
+
+  Provider provider(const YAML::Node& n, const std::string& where) {
+    Provider p;
+    if (!check_map(n, where, kProviderKeys)) return p;
+    string(n, "name", where, p.name, Need::required);
+    if (!p.name.empty()) {
+      const auto [it, fresh] = provider_lines_.emplace(p.name, n["name"].Mark().line + 1);
+      if (!fresh) {
+        report(n["name"], fmt::format("duplicate provider '{}' (first defined at line {})", p.name,
+                                      it->second));
+      }
+    }
+    string(n, "type", where, p.type, Need::required);
+    if (!p.type.empty() && !is_known_provider_type(p.type)) {
+      const auto known = known_provider_types();
+      report(n["type"],
+             fmt::format("{}: unknown provider type '{}' (known: {}){}", path(where, "type"),
+                         p.type, fmt::join(known, ", "), suggestion(p.type, known)));
+    }
+    string(n, "base_url", where, p.base_url, Need::required);
+    if (!p.base_url.empty()) {
+      if (auto url = normalize_base_url(p.base_url)) {
+        p.base_url = std::move(*url);
+      } else {
+        report(n["base_url"],
+               fmt::format("{} '{}' {}", path(where, "base_url"), p.base_url, url.error()));
+      }
+    }
+    string(n, "api_key", where, p.api_key, Need::any);
+    if (!is_header_value(p.api_key)) {
+      report(n["api_key"],
+             fmt::format("{} must not contain CR, LF or NUL", path(where, "api_key")));
+    }
+    if (present(n["headers"])) p.headers = headers(n["headers"], path(where, "headers"));
+    string(n, "ca_file", where, p.ca_file, Need::nonempty);
+    integer(n, "max_connections", where, p.max_connections, 1, kMaxInt);
+    if (present(n["timeouts"])) p.timeouts = timeouts(n["timeouts"], path(where, "timeouts"));
+    return p;
+  }
+
+  Deployment deployment(const YAML::Node& n, const std::string& where) {
+    Deployment d;
+    if (!check_map(n, where, kDeploymentKeys)) return d;
+    string(n, "provider", where, d.provider, Need::required);
+    string(n, "model", where, d.model, Need::required);
+    if (!d.provider.empty() && !provider_lines_.contains(d.provider)) {
+      std::vector<std::string_view> known;
+      for (const auto& [name, line] : provider_lines_) known.push_back(name);
+      report(n["provider"],
+             fmt::format("unknown provider '{}' (known: {})", d.provider,
+                         known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
+    }
+    return d;
+  }
+
+  Model model(const YAML::Node& n, const std::string& where) {
+    Model m;
+    if (!check_map(n, where, kModelKeys)) return m;
+    string(n, "name", where, m.name, Need::required);
+    if (!m.name.empty()) {
+      const auto [it, fresh] = model_lines_.emplace(m.name, n["name"].Mark().line + 1);
+      if (!fresh) {
+        report(n["name"],
+               fmt::format("duplicate model '{}' (first defined at line {})", m.name, it->second));
+      }
+    }
+    const auto deployments = n["deployments"];
+    if (!present(deployments)) {
+      report(n, fmt::format("{} is missing required key 'deployments'", where));
+      return m;
+    }
+    m.deployments = list(deployments, path(where, "deployments"), &Decoder::deployment);
+    std::set<std::pair<std::string, std::string>> seen;
+    for (std::size_t i = 0; i < m.deployments.size(); ++i) {
+      const auto& d = m.deployments[i];
+      if (!d.provider.empty() && !seen.emplace(d.provider, d.model).second) {
+        report(deployments[i],
+               fmt::format("{}: duplicate deployment {}/{}", where, d.provider, d.model));
+      }
+    }
+    return m;
+  }
+
+  const EnvLookup& env_;
+  std::vector<Problem> problems_;
+  std::map<std::string, int, std::less<>> provider_lines_;  // name -> line of its definition
+  std::map<std::string, int, std::less<>> model_lines_;
+};
+
+}  // namespace
+
+std::expected<Config, std::vector<Problem>> parse(std::string_view yaml_text,
+                                                  const EnvLookup& env) {
+  std::vector<Problem> problems;
+  Config config;
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml_text));
+    Decoder decoder(env);
+    config = decoder.config(root);
+    problems = decoder.take_problems();
+  } catch (const YAML::Exception& e) {
+    // Syntax errors, and anything the decoder did not foresee, still name a place.
+    problems.push_back(problem_at(e.mark, "invalid YAML: " + e.msg));
+  }
+  if (problems.empty()) return config;
+  std::ranges::stable_sort(problems, {},
+                           [](const Problem& p) { return std::tuple(p.line, p.column); });
+  return std::unexpected(std::move(problems));
+}
+
+}  // namespace stratus::config

@@ -1,0 +1,409 @@
+// Per-worker request handling: the OpenAI-compatible pass-through path with ordered fallback.
+#include "gateway/handler.h"
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <random>
+
+#include "api/openai.h"
+#include "codec/sse.h"
+#include "http/client.h"
+
+namespace stratus::gateway {
+
+namespace json = boost::json;
+using namespace http;
+using namespace net::experimental::awaitable_operators;
+using core::Error;
+using core::ErrorKind;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+StringResponse error_response(const Error& e) {
+  auto res = json_response(static_cast<unsigned>(core::http_status(e.kind)), core::to_openai_json(e));
+  if (e.retry_after_s) res.set(bhttp::field::retry_after, std::to_string(*e.retry_after_s));
+  return res;
+}
+
+// The provider's own error message from an OpenAI-shaped body, else the body itself.
+std::string upstream_message(std::string_view body) {
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    if (auto* e = v.as_object().if_contains("error"); e && e->is_object()) {
+      if (auto* m = e->as_object().if_contains("message"); m && m->is_string()) {
+        return std::string(m->get_string());
+      }
+    }
+  }
+  return std::string(body.substr(0, 200));
+}
+
+Error error_from_status(unsigned status, std::string_view provider, std::string_view body) {
+  ErrorKind kind = status == 503 || status == 529 ? ErrorKind::overloaded
+                   : status == 504              ? ErrorKind::timeout
+                                                : ErrorKind::upstream;
+  auto e = Error::make(kind, "provider '" + std::string(provider) + "' answered " +
+                                 std::to_string(status) + ": " + upstream_message(body));
+  e.upstream_status = static_cast<int>(status);
+  return e;
+}
+
+StringResponse readiness_response(const std::string& unavailable) {
+  if (unavailable.empty()) return json_response(200, R"({"status":"ready"})");
+  return json_response(503, json::serialize(json::object{{"status", "not ready"},
+                                                         {"unavailable_models", unavailable}}));
+}
+
+// What one attempt against one deployment produced before any byte reached the client.
+struct Attempt {
+  std::unique_ptr<ClientResponse> response;  // head received; body unread (streams)
+  unsigned status = 0;
+  std::string body;  // read already (plain answers and errors)
+  std::string content_type;
+  std::string retry_after;
+};
+
+enum class Endpoint { chat, embeddings };
+
+struct Route {
+  std::string_view path;
+  bhttp::verb method;
+};
+constexpr Route kRoutes[] = {{"/v1/chat/completions", bhttp::verb::post},
+                             {"/v1/embeddings", bhttp::verb::post},
+                             {"/v1/models", bhttp::verb::get},
+                             {"/admin/reload", bhttp::verb::post}};
+
+class WorkerHandler {
+ public:
+  WorkerHandler(Gateway& gw, net::io_context& ioc, int worker)
+      : gw_(gw), ioc_(ioc), client_(ioc) {
+    std::random_device rd;
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%08x%02x", rd(), worker & 0xff);
+    id_prefix_ = std::string("req_") + buf;
+  }
+
+  Task<void> operator()(Exchange& ex);
+
+ private:
+  const Snapshot& snapshot() {
+    auto v = gw_.version();
+    if (v != version_ || !snap_) {
+      snap_ = gw_.snapshot();
+      version_ = v;
+    }
+    return *snap_;
+  }
+  // A request keeps its snapshot alive while it waits, even if a reload replaces it.
+  std::shared_ptr<const Snapshot> snapshot_ptr() {
+    snapshot();
+    return snap_;
+  }
+
+  std::string request_id(const StringRequest& req) {
+    auto given = req["x-request-id"];
+    if (!given.empty() && given.size() <= 200) return std::string(given);
+    return id_prefix_ + std::to_string(++seq_);
+  }
+
+  Task<void> respond(Exchange& ex, StringResponse res, AccessRecord& rec, Clock::time_point t0) {
+    rec.status = res.result_int();
+    res.set("x-request-id", rec.request_id);
+    co_await ex.send(std::move(res));
+    finish(rec, t0);
+  }
+
+  void finish(AccessRecord& rec, Clock::time_point t0) {
+    rec.latency_ms = ms_since(t0);
+    gw_.access_log().write(rec);
+  }
+
+  Task<void> proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Clock::time_point t0);
+  Task<core::Result<Attempt>> attempt(const Target& t, const ClientRequest& creq, bool stream);
+  Task<bool> relay_stream(Exchange& ex, Attempt& a, const Target& t, bool client_wants_usage,
+                          AccessRecord& rec, Clock::time_point t0, Error& failure);
+  void add_route_headers(bhttp::fields& h, const Target& t, const AccessRecord& rec) const {
+    h.set("x-request-id", rec.request_id);
+    h.set("x-stratus-provider", t.provider);
+    h.set("x-stratus-deployment", t.id);
+    h.set("x-stratus-attempts", std::to_string(rec.attempts));
+  }
+
+  Gateway& gw_;
+  net::io_context& ioc_;
+  Client client_;
+  std::shared_ptr<const Snapshot> snap_;
+  std::uint64_t version_ = 0;
+  std::string id_prefix_;
+  std::uint64_t seq_ = 0;
+};
+
+Task<void> WorkerHandler::operator()(Exchange& ex) {
+  auto t0 = Clock::now();
+  auto& req = ex.request();
+  auto path = sv(req.target());
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  auto method = req.method();
+
+  if (path == "/healthz") {
+    co_await ex.send(json_response(200, R"({"status":"ok"})"));
+    co_return;
+  }
+  if (path == "/readyz") {
+    const auto& snap = snapshot();
+    auto now = steady_ms();
+    std::string bad;
+    for (auto& name : snap.alias_names) {
+      auto& alias = snap.aliases.at(name);
+      bool any = std::any_of(alias.targets.begin(), alias.targets.end(),
+                             [&](const Target& t) { return !t.health->known_bad(now); });
+      if (!any) bad += (bad.empty() ? "" : ", ") + name;
+    }
+    co_await ex.send(readiness_response(bad));
+    co_return;
+  }
+
+  AccessRecord rec;
+  rec.request_id = request_id(req);
+  rec.method = std::string(sv(req.method_string()));
+  rec.path = std::string(path);
+
+  auto route = std::find_if(std::begin(kRoutes), std::end(kRoutes),
+                            [&](const Route& r) { return r.path == path; });
+  if (route == std::end(kRoutes)) {
+    co_return co_await respond(
+        ex, error_response(Error::make(ErrorKind::not_found, "Unknown request URL: " + rec.method + " " + rec.path)),
+        rec, t0);
+  }
+  if (route->method != method) {
+    auto res = error_response(Error::make(ErrorKind::method_not_allowed,
+                                          "Method " + rec.method + " is not allowed on " + rec.path +
+                                              "; use " + std::string(bhttp::to_string(route->method))));
+    res.set(bhttp::field::allow, bhttp::to_string(route->method));
+    co_return co_await respond(ex, std::move(res), rec, t0);
+  }
+  if (path == "/v1/models") {
+    co_return co_await respond(ex, json_response(200, snapshot().models_json), rec, t0);
+  }
+  if (path == "/admin/reload") {
+    if (!ex.peer_is_loopback()) {
+      co_return co_await respond(
+          ex, error_response(Error::make(ErrorKind::permission, "admin endpoints answer loopback clients only")),
+          rec, t0);
+    }
+    auto r = gw_.reload();
+    if (!r) {
+      co_return co_await respond(
+          ex, error_response(Error::make(ErrorKind::invalid_request, "config not reloaded: " + r.error())),
+          rec, t0);
+    }
+    co_return co_await respond(ex, json_response(200, R"({"status":"reloaded"})"), rec, t0);
+  }
+  co_await proxy(ex, path == "/v1/embeddings" ? Endpoint::embeddings : Endpoint::chat, rec, t0);
+}
+
+Task<core::Result<Attempt>> WorkerHandler::attempt(const Target& t, const ClientRequest& creq,
+                                                   bool stream) {
+  auto res = co_await client_.send(creq);
+  if (!res) co_return std::unexpected(res.error());
+  Attempt a;
+  a.status = (*res)->status();
+  a.content_type = (*res)->header("content-type");
+  a.retry_after = (*res)->header("retry-after");
+  if (stream && a.status == 200) {
+    a.response = std::move(*res);
+    co_return a;
+  }
+  auto body = co_await (*res)->read_all();
+  if (!body) co_return std::unexpected(body.error());
+  a.body = std::move(*body);
+  if (a.status >= 500) co_return std::unexpected(error_from_status(a.status, t.provider, a.body));
+  co_return a;
+}
+
+Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Clock::time_point t0) {
+  auto& req = ex.request();
+  api::ChatRequest chat;
+  api::EmbeddingsRequest emb;
+  std::string model;
+  if (ep == Endpoint::chat) {
+    auto parsed = api::parse_chat_request(req.body());
+    if (!parsed) co_return co_await respond(ex, error_response(parsed.error()), rec, t0);
+    chat = std::move(*parsed);
+    model = chat.model;
+    rec.stream = chat.stream;
+  } else {
+    auto parsed = api::parse_embeddings_request(req.body());
+    if (!parsed) co_return co_await respond(ex, error_response(parsed.error()), rec, t0);
+    emb = std::move(*parsed);
+    model = emb.model;
+  }
+  rec.alias = model;
+  auto snap = snapshot_ptr();
+  const Alias* alias = snap->find(model);
+  if (!alias) {
+    co_return co_await respond(
+        ex,
+        error_response(Error::make(ErrorKind::not_found,
+                                   "The model `" + model + "` does not exist. Known models: " + snap->known_list,
+                                   "model", "model_not_found")),
+        rec, t0);
+  }
+
+  Error failure = Error::make(ErrorKind::unavailable, "model `" + model + "` has no deployments");
+  for (const Target& t : alias->targets) {
+    ++rec.attempts;
+    rec.provider = t.provider;
+    rec.deployment = t.id;
+    ClientRequest creq;
+    creq.url = ep == Endpoint::chat ? t.chat_url : t.embeddings_url;
+    creq.headers = t.headers;
+    creq.headers.emplace_back("x-request-id", rec.request_id);
+    creq.body = ep == Endpoint::chat ? api::upstream_chat_body(chat, t.model)
+                                     : api::upstream_embeddings_body(emb, t.model);
+    creq.timeouts = {t.timeouts.connect_ms, t.timeouts.first_byte_ms, t.timeouts.idle_ms,
+                     t.timeouts.total_ms};
+    creq.ca_file = t.ca_file;
+    creq.max_connections = t.max_connections;
+
+    t.health->in_flight.fetch_add(1, std::memory_order_relaxed);
+    auto r = co_await (attempt(t, creq, chat.stream) || ex.client_gone());
+    t.health->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (r.index() == 1) {
+      rec.status = 499;
+      rec.error = "client closed the connection";
+      co_return finish(rec, t0);
+    }
+    auto& res = std::get<0>(r);
+    if (!res) {
+      failure = res.error();
+      t.health->record(false, steady_ms());
+      rec.error = std::string(core::kind_name(failure.kind)) + ": " + failure.message;
+      continue;  // the next deployment may answer
+    }
+    t.health->record(true, steady_ms());
+    Attempt& a = *res;
+    if (a.response) {
+      if (co_await relay_stream(ex, a, t, chat.include_usage, rec, t0, failure)) co_return;
+      t.health->record(false, steady_ms());
+      rec.error = std::string(core::kind_name(failure.kind)) + ": " + failure.message;
+      continue;
+    }
+    rec.error.clear();
+    StringResponse out{static_cast<bhttp::status>(a.status), 11};
+    out.set(bhttp::field::content_type, a.content_type.empty() ? "application/json" : a.content_type);
+    if (!a.retry_after.empty()) out.set(bhttp::field::retry_after, a.retry_after);
+    add_route_headers(out, t, rec);
+    if (a.status == 200 && api::mentions_usage(a.body)) {
+      boost::system::error_code ec;
+      auto v = json::parse(a.body, ec);
+      if (!ec) rec.usage = api::usage_of(v);
+    }
+    out.body() = std::move(a.body);
+    rec.ttfb_ms = ms_since(t0);
+    co_return co_await respond(ex, std::move(out), rec, t0);
+  }
+  failure.kind = failure.kind == ErrorKind::timeout ? ErrorKind::timeout : ErrorKind::upstream;
+  failure.message = "All " + std::to_string(rec.attempts) + " deployment(s) of model `" + model +
+                    "` failed; last error: " + failure.message;
+  co_await respond(ex, error_response(failure), rec, t0);
+}
+
+// Relays an upstream event stream event by event. Returns false, with `failure` set, when the
+// upstream failed before anything reached the client: then another deployment may be tried.
+Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t,
+                                       bool client_wants_usage, AccessRecord& rec,
+                                       Clock::time_point t0, Error& failure) {
+  codec::SseReader reader;
+  std::vector<codec::SseEvent> events;
+  std::string out;
+  bool started = false;
+  bool saw_done = false;
+  std::optional<Error> error;
+  auto& up = *a.response;
+  for (;;) {
+    auto r = co_await (up.read_some() || ex.client_gone());
+    if (r.index() == 1) {
+      rec.status = 499;
+      rec.error = "client closed the stream";
+      finish(rec, t0);
+      co_return true;
+    }
+    auto& piece = std::get<0>(r);
+    if (!piece) {
+      error = piece.error();
+      break;
+    }
+    if (piece->empty()) break;
+    events.clear();
+    reader.feed(*piece, events);
+    out.clear();
+    for (auto& e : events) {
+      if (e.data == "[DONE]") {
+        saw_done = true;
+      } else if (api::mentions_usage(e.data)) {
+        boost::system::error_code ec;
+        auto v = json::parse(e.data, ec);
+        if (!ec) {
+          if (auto u = api::usage_of(v)) rec.usage = u;
+          if (!client_wants_usage && api::is_usage_only_chunk(v)) continue;
+        }
+      }
+      out += e.raw;
+    }
+    if (out.empty()) continue;
+    if (!started) {
+      bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
+      head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
+      head.set(bhttp::field::cache_control, "no-cache");
+      add_route_headers(head, t, rec);
+      rec.status = 200;
+      rec.error.clear();
+      if (!co_await ex.start_chunked(std::move(head))) break;
+      started = true;
+      rec.ttfb_ms = ms_since(t0);
+    }
+    if (!co_await ex.write_chunk(out)) break;
+  }
+  if (!started) {
+    failure = error ? *error
+                    : Error::make(ErrorKind::upstream, "provider '" + t.provider +
+                                                           "' ended the stream before any event");
+    co_return false;
+  }
+  if (ex.broken()) {
+    rec.status = 499;
+    rec.error = "client closed the stream";
+  } else if (error || !saw_done) {
+    auto e = error ? *error
+                   : Error::make(ErrorKind::upstream,
+                                 "provider '" + t.provider + "' ended the stream before [DONE]");
+    rec.error = std::string(core::kind_name(e.kind)) + ": " + e.message;
+    co_await ex.write_chunk(api::sse_error_event(e));
+    co_await ex.finish_chunked();
+  } else {
+    co_await ex.finish_chunked();
+  }
+  finish(rec, t0);
+  co_return true;
+}
+
+}  // namespace
+
+http::HandlerFactory make_handler_factory(Gateway& gateway) {
+  return [&gateway](net::io_context& ioc, int worker) -> http::Handler {
+    auto h = std::make_shared<WorkerHandler>(gateway, ioc, worker);
+    return [h](Exchange& ex) { return (*h)(ex); };
+  };
+}
+
+}  // namespace stratus::gateway

@@ -1,0 +1,332 @@
+// Upstream HTTP/1.1 client with per-origin keep-alive pools and TLS.
+#include "http/client.h"
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <boost/beast/ssl.hpp>
+#include <boost/url.hpp>
+#include <variant>
+
+namespace stratus::http {
+
+using Clock = std::chrono::steady_clock;
+using core::ErrorKind;
+using core::Result;
+
+namespace {
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+std::chrono::milliseconds until(Clock::time_point deadline, int phase_ms) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  auto phase = std::chrono::milliseconds(phase_ms);
+  if (left < std::chrono::milliseconds(1)) left = std::chrono::milliseconds(1);
+  return std::min(left, phase);
+}
+
+core::Error transport_error(const boost::system::error_code& ec, std::string_view phase,
+                            Clock::time_point deadline) {
+  if (ec == beast::error::timeout) {
+    bool total = Clock::now() >= deadline;
+    auto e = core::Error::make(ErrorKind::timeout,
+                               std::string("upstream ") + (total ? "total" : std::string(phase)) +
+                                   " timeout");
+    return e;
+  }
+  if (ec == net::error::operation_aborted) {
+    return core::Error::make(ErrorKind::upstream, "upstream request cancelled");
+  }
+  return core::Error::make(ErrorKind::upstream,
+                           "upstream " + std::string(phase) + " failed: " + ec.message());
+}
+
+}  // namespace
+
+struct Client::Origin {
+  bool tls = false;
+  std::string host;
+  std::string port;
+  std::string target;  // path and query of the request
+  std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
+};
+
+struct Client::Pool {
+  std::vector<std::unique_ptr<Connection>> idle;
+  int open = 0;  // connections in use or idle
+  std::deque<net::steady_timer*> waiters;
+};
+
+class Connection {
+ public:
+  Connection(std::string pool_key, PlainStream s)
+      : pool_key_(std::move(pool_key)), stream_(std::in_place_type<PlainStream>, std::move(s)) {}
+  Connection(std::string pool_key, TlsStream s)
+      : pool_key_(std::move(pool_key)), stream_(std::in_place_type<TlsStream>, std::move(s)) {}
+
+  beast::tcp_stream& lowest() {
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                      stream_);
+  }
+  // True when the idle connection was not closed by the peer meanwhile.
+  bool still_open() {
+    auto& sock = lowest().socket();
+    if (!sock.is_open()) return false;
+    char c;
+    ssize_t r = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+  void close() {
+    boost::system::error_code ec;
+    lowest().socket().close(ec);
+  }
+
+  template <class F>
+  auto visit(F&& f) {
+    return std::visit(std::forward<F>(f), stream_);
+  }
+
+  const std::string& pool_key() const { return pool_key_; }
+  beast::flat_buffer& buffer() { return buffer_; }
+  std::optional<bhttp::response_parser<bhttp::buffer_body>>& parser() { return parser_; }
+  char* body_buf() { return body_buf_; }
+  static constexpr std::size_t kBodyBuf = 16 * 1024;
+  bool reused = false;
+
+ private:
+  std::string pool_key_;
+  std::variant<PlainStream, TlsStream> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
+  char body_buf_[kBodyBuf];
+};
+
+// ---- ClientResponse ----
+
+ClientResponse::ClientResponse(Client& client, std::unique_ptr<Connection> conn,
+                               Clock::time_point deadline, int idle_ms)
+    : client_(client), conn_(std::move(conn)), deadline_(deadline), idle_ms_(idle_ms) {}
+
+ClientResponse::~ClientResponse() {
+  if (conn_) {
+    bool reusable = done() && conn_->parser()->keep_alive();
+    client_.release(std::move(conn_), reusable);
+  }
+}
+
+unsigned ClientResponse::status() const { return conn_->parser()->get().result_int(); }
+
+const bhttp::fields& ClientResponse::headers() const { return conn_->parser()->get(); }
+
+std::string_view ClientResponse::header(std::string_view name) const {
+  auto& h = conn_->parser()->get();
+  auto it = h.find(beast::string_view(name.data(), name.size()));
+  if (it == h.end()) return {};
+  auto v = it->value();
+  return {v.data(), v.size()};
+}
+
+bool ClientResponse::done() const { return conn_->parser()->is_done(); }
+
+Task<Result<std::string_view>> ClientResponse::read_some() {
+  auto& parser = *conn_->parser();
+  while (!parser.is_done()) {
+    auto& body = parser.get().body();
+    body.data = conn_->body_buf();
+    body.size = Connection::kBodyBuf;
+    conn_->lowest().expires_after(until(deadline_, idle_ms_));
+    auto [ec, n] = co_await conn_->visit([&](auto& s) {
+      return bhttp::async_read_some(s, conn_->buffer(), parser, use_tuple);
+    });
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return std::unexpected(transport_error(ec, "idle", deadline_));
+    std::size_t got = Connection::kBodyBuf - parser.get().body().size;
+    if (got > 0) co_return std::string_view(conn_->body_buf(), got);
+  }
+  co_return std::string_view{};
+}
+
+Task<Result<std::string>> ClientResponse::read_all(std::size_t limit) {
+  std::string out;
+  if (auto cl = conn_->parser()->content_length(); cl && *cl <= limit) out.reserve(*cl);
+  for (;;) {
+    auto piece = co_await read_some();
+    if (!piece) co_return std::unexpected(piece.error());
+    if (piece->empty()) break;
+    if (out.size() + piece->size() > limit) {
+      co_return std::unexpected(
+          core::Error::make(ErrorKind::upstream, "upstream response body too large"));
+    }
+    out.append(*piece);
+  }
+  co_return out;
+}
+
+// ---- Client ----
+
+Client::Client(net::io_context& ioc) : ioc_(ioc), resolver_(ioc) {}
+Client::~Client() = default;
+
+std::size_t Client::idle_connections() const {
+  std::size_t n = 0;
+  for (auto& [k, p] : pools_) n += p->idle.size();
+  return n;
+}
+
+net::ssl::context& Client::tls_context(const std::string& ca_file) {
+  auto& slot = tls_[ca_file];
+  if (!slot) {
+    slot = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
+    slot->set_default_verify_paths();
+    if (!ca_file.empty()) {
+      boost::system::error_code ec;
+      slot->load_verify_file(ca_file, ec);  // a bad file shows up as a verification failure
+    }
+    slot->set_verify_mode(net::ssl::verify_peer);
+  }
+  return *slot;
+}
+
+Task<Result<tcp::resolver::results_type>> Client::resolve(const Origin& origin) {
+  auto key = origin.host + ":" + origin.port;
+  auto it = dns_.find(key);
+  if (it != dns_.end() && it->second.expires > Clock::now()) co_return it->second.results;
+  auto [ec, results] = co_await resolver_.async_resolve(origin.host, origin.port, use_tuple);
+  if (ec) {
+    co_return std::unexpected(core::Error::make(
+        ErrorKind::upstream, "cannot resolve " + origin.host + ": " + ec.message()));
+  }
+  dns_[key] = DnsEntry{results, Clock::now() + std::chrono::seconds(30)};
+  co_return results;
+}
+
+Task<Result<std::unique_ptr<Connection>>> Client::connect(const ClientRequest& req,
+                                                          const Origin& origin,
+                                                          Clock::time_point deadline) {
+  auto endpoints = co_await resolve(origin);
+  if (!endpoints) co_return std::unexpected(endpoints.error());
+  PlainStream stream(ioc_);
+  stream.expires_after(until(deadline, req.timeouts.connect_ms));
+  auto [ec, ep] = co_await stream.async_connect(*endpoints, use_tuple);
+  if (ec) {
+    dns_.erase(origin.host + ":" + origin.port);
+    co_return std::unexpected(transport_error(ec, "connect", deadline));
+  }
+  stream.socket().set_option(tcp::no_delay(true), ec);
+  if (!origin.tls) co_return std::make_unique<Connection>(origin.key(), std::move(stream));
+
+  TlsStream tls(std::move(stream), tls_context(req.ca_file));
+  if (!SSL_set_tlsext_host_name(tls.native_handle(), origin.host.c_str())) {
+    co_return std::unexpected(core::Error::make(ErrorKind::upstream, "TLS: cannot set SNI"));
+  }
+  tls.set_verify_callback(net::ssl::host_name_verification(origin.host));
+  beast::get_lowest_layer(tls).expires_after(until(deadline, req.timeouts.connect_ms));
+  auto [hec] = co_await tls.async_handshake(net::ssl::stream_base::client, use_tuple);
+  if (hec) co_return std::unexpected(transport_error(hec, "TLS handshake", deadline));
+  co_return std::make_unique<Connection>(origin.key(), std::move(tls));
+}
+
+Task<Result<std::unique_ptr<Connection>>> Client::acquire(const ClientRequest& req, Pool& pool,
+                                                          const Origin& origin,
+                                                          Clock::time_point deadline) {
+  while (!pool.idle.empty()) {
+    auto conn = std::move(pool.idle.back());
+    pool.idle.pop_back();
+    if (conn->still_open()) {
+      conn->reused = true;
+      co_return conn;
+    }
+    --pool.open;
+  }
+  while (pool.open >= req.max_connections) {
+    net::steady_timer wait(ioc_, until(deadline, req.timeouts.connect_ms));
+    pool.waiters.push_back(&wait);
+    auto [ec] = co_await wait.async_wait(use_tuple);
+    std::erase(pool.waiters, &wait);
+    if (!pool.idle.empty()) co_return co_await acquire(req, pool, origin, deadline);
+    if (!ec) {
+      co_return std::unexpected(core::Error::make(
+          ErrorKind::timeout, "upstream connection pool for " + origin.key() + " is full"));
+    }
+  }
+  ++pool.open;
+  auto conn = co_await connect(req, origin, deadline);
+  if (!conn) {
+    --pool.open;
+    if (!pool.waiters.empty()) pool.waiters.front()->cancel();
+  }
+  co_return conn;
+}
+
+void Client::release(std::unique_ptr<Connection> conn, bool reusable) {
+  auto it = pools_.find(conn->pool_key());
+  if (it == pools_.end()) return;
+  auto& pool = *it->second;
+  if (reusable) {
+    conn->parser().reset();
+    conn->lowest().expires_never();
+    pool.idle.push_back(std::move(conn));
+  } else {
+    conn->close();
+    --pool.open;
+  }
+  if (!pool.waiters.empty()) pool.waiters.front()->cancel();
+}
+
+Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& req) {
+  auto parsed = boost::urls::parse_absolute_uri(req.url);
+  if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https")) {
+    co_return std::unexpected(
+        core::Error::make(ErrorKind::internal, "bad upstream URL: " + req.url));
+  }
+  Origin origin;
+  origin.tls = parsed->scheme() == "https";
+  origin.host = parsed->encoded_host();
+  if (origin.host.size() > 2 && origin.host.front() == '[') {
+    origin.host = origin.host.substr(1, origin.host.size() - 2);
+  }
+  origin.port = parsed->has_port() ? std::string(parsed->port()) : (origin.tls ? "443" : "80");
+  origin.target = parsed->encoded_path().empty() ? "/" : std::string(parsed->encoded_path());
+  if (parsed->has_query()) origin.target += "?" + std::string(parsed->encoded_query());
+
+  auto deadline = Clock::now() + std::chrono::milliseconds(req.timeouts.total_ms);
+  auto& pool_slot = pools_[origin.key()];
+  if (!pool_slot) pool_slot = std::make_unique<Pool>();
+  auto& pool = *pool_slot;
+
+  bhttp::request<bhttp::string_body> out{req.method, origin.target, 11};
+  out.set(bhttp::field::host, parsed->encoded_host_and_port());
+  for (auto& [k, v] : req.headers) out.set(k, v);
+  out.body() = req.body;
+  out.prepare_payload();
+
+  // A pooled connection may have been closed by the server just as we reused it; then the
+  // request is sent once more on a new connection, as browsers and SDK clients do.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto conn = co_await acquire(req, pool, origin, deadline);
+    if (!conn) co_return std::unexpected(conn.error());
+    auto& c = **conn;
+    bool reused = c.reused;
+    c.lowest().expires_after(until(deadline, req.timeouts.first_byte_ms));
+    auto [wec, wn] = co_await c.visit([&](auto& s) { return bhttp::async_write(s, out, use_tuple); });
+    if (!wec) {
+      c.parser().emplace();
+      c.parser()->body_limit(boost::none);
+      auto [rec, rn] = co_await c.visit(
+          [&](auto& s) { return bhttp::async_read_header(s, c.buffer(), *c.parser(), use_tuple); });
+      if (!rec) {
+        co_return std::make_unique<ClientResponse>(*this, std::move(*conn), deadline,
+                                                   req.timeouts.idle_ms);
+      }
+      wec = rec;
+    }
+    release(std::move(*conn), false);
+    bool stale = reused && (wec == bhttp::error::end_of_stream || wec == net::error::eof ||
+                            wec == net::error::connection_reset || wec == net::error::broken_pipe);
+    if (!stale) co_return std::unexpected(transport_error(wec, "first byte", deadline));
+  }
+  co_return std::unexpected(core::Error::make(ErrorKind::upstream, "upstream closed the connection"));
+}
+
+}  // namespace stratus::http

@@ -1,0 +1,106 @@
+// Upstream HTTP/1.1 client: per-worker keep-alive pools keyed by origin, TLS with
+// certificate and host name verification, cached asynchronous DNS, and the four timeouts
+// (connect, first byte, idle between reads, total). Not thread-safe: one per worker.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include <boost/asio/ssl.hpp>
+
+#include "http/asio.h"
+
+namespace stratus::http {
+
+struct ClientTimeouts {
+  int connect_ms = 5000;
+  int first_byte_ms = 60000;
+  int idle_ms = 30000;
+  int total_ms = 600000;
+};
+
+struct ClientRequest {
+  bhttp::verb method = bhttp::verb::post;
+  std::string url;  // absolute http:// or https:// URL
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  ClientTimeouts timeouts;
+  std::string ca_file;        // extra trust anchors (PEM); empty = the system store
+  int max_connections = 512;  // per origin on this worker
+};
+
+class Connection;
+class Client;
+
+// A response whose head has arrived; the body is read with read_some() or read_all().
+// Destroying it before the body is complete closes the connection (that is how an upstream
+// request is cancelled); a complete keep-alive response returns it to the pool.
+class ClientResponse {
+ public:
+  ClientResponse(Client& client, std::unique_ptr<Connection> conn,
+                 std::chrono::steady_clock::time_point deadline, int idle_ms);
+  ~ClientResponse();
+  ClientResponse(const ClientResponse&) = delete;
+  ClientResponse& operator=(const ClientResponse&) = delete;
+
+  unsigned status() const;
+  std::string_view header(std::string_view name) const;
+  const bhttp::fields& headers() const;
+  bool done() const;
+  // Next piece of the body; an empty view once the body is complete.
+  Task<core::Result<std::string_view>> read_some();
+  // The whole body, up to `limit` bytes.
+  Task<core::Result<std::string>> read_all(std::size_t limit = 64 * 1024 * 1024);
+
+ private:
+  Client& client_;
+  std::unique_ptr<Connection> conn_;
+  std::chrono::steady_clock::time_point deadline_;
+  int idle_ms_;
+};
+
+class Client {
+ public:
+  explicit Client(net::io_context& ioc);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends the request and waits for the response head. Errors: kind `upstream` for
+  // connection failures (refused, reset, TLS), `timeout` for expired timeouts.
+  Task<core::Result<std::unique_ptr<ClientResponse>>> send(const ClientRequest& req);
+
+  std::size_t idle_connections() const;
+
+ private:
+  friend class ClientResponse;
+  struct Origin;
+  struct Pool;
+  Task<core::Result<std::unique_ptr<Connection>>> acquire(const ClientRequest& req, Pool& pool,
+                                                          const Origin& origin,
+                                                          std::chrono::steady_clock::time_point deadline);
+  Task<core::Result<std::unique_ptr<Connection>>> connect(const ClientRequest& req,
+                                                          const Origin& origin,
+                                                          std::chrono::steady_clock::time_point deadline);
+  Task<core::Result<tcp::resolver::results_type>> resolve(const Origin& origin);
+  net::ssl::context& tls_context(const std::string& ca_file);
+  void release(std::unique_ptr<Connection> conn, bool reusable);
+
+  net::io_context& ioc_;
+  tcp::resolver resolver_;
+  std::unordered_map<std::string, std::unique_ptr<Pool>> pools_;
+  std::unordered_map<std::string, std::unique_ptr<net::ssl::context>> tls_;
+  struct DnsEntry {
+    tcp::resolver::results_type results;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::unordered_map<std::string, DnsEntry> dns_;
+};
+
+}  // namespace stratus::http

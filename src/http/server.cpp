@@ -1,0 +1,348 @@
+// HTTP/1.1 server: per-worker io_context and acceptor, a coroutine per connection.
+#include "http/server.h"
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/error.h"
+
+namespace stratus::http {
+
+using namespace std::chrono_literals;
+
+// Members are ordered for destruction: the io_context goes before the handler and the
+// session set, because destroying it destroys suspended coroutines that still use them.
+struct Server::Worker {
+  explicit Worker(int index) : index(index), acceptor(ioc) {}
+  int index;
+  std::unordered_set<Session*> sessions;
+  bool draining = false;
+  Handler handler;
+  net::io_context ioc{1};
+  tcp::acceptor acceptor;
+  std::thread thread;
+};
+
+class Session {
+ public:
+  Session(Server& server, Server::Worker& worker, tcp::socket socket)
+      : server_(server), worker_(worker), stream_(std::move(socket)) {
+    worker_.sessions.insert(this);
+  }
+  ~Session() { worker_.sessions.erase(this); }
+
+  Task<void> run();
+  void cancel_if_idle() {
+    if (idle_) stream_.cancel();
+  }
+
+ private:
+  friend class Exchange;
+  Task<bool> wait_first_byte(bool first_request);
+  Task<void> reject(unsigned status, core::ErrorKind kind, std::string message);
+  Task<void> lingering_close();
+  bool keep_alive() const { return keep_alive_ && !worker_.draining; }
+
+  Server& server_;
+  Server::Worker& worker_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  bool idle_ = false;
+  bool keep_alive_ = true;
+};
+
+namespace {
+
+std::chrono::milliseconds ms(int v) { return std::chrono::milliseconds(v); }
+
+bool is_timeout(const boost::system::error_code& ec) { return ec == beast::error::timeout; }
+
+}  // namespace
+
+StringResponse json_response(unsigned status, std::string body) {
+  StringResponse res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = std::move(body);
+  return res;
+}
+
+// ---- Exchange ----
+
+bool Exchange::peer_is_loopback() const {
+  boost::system::error_code ec;
+  auto ep = session_.stream_.socket().remote_endpoint(ec);
+  return !ec && ep.address().is_loopback();
+}
+
+Task<bool> Exchange::send(StringResponse res) {
+  responded_ = true;
+  res.keep_alive(session_.keep_alive() && request_.keep_alive());
+  res.prepare_payload();
+  session_.stream_.expires_after(ms(session_.server_.options_.write_timeout_ms));
+  auto [ec, n] = co_await bhttp::async_write(session_.stream_, res, use_tuple);
+  if (ec) broken_ = true;
+  session_.keep_alive_ = !ec && res.keep_alive();
+  co_return !ec;
+}
+
+Task<bool> Exchange::start_chunked(bhttp::response<bhttp::empty_body> head) {
+  responded_ = true;
+  chunked_ = true;
+  head.keep_alive(session_.keep_alive() && request_.keep_alive());
+  head.chunked(true);
+  session_.keep_alive_ = head.keep_alive();
+  bhttp::response_serializer<bhttp::empty_body> sr(head);
+  session_.stream_.expires_after(ms(session_.server_.options_.write_timeout_ms));
+  auto [ec, n] = co_await bhttp::async_write_header(session_.stream_, sr, use_tuple);
+  if (ec) broken_ = true;
+  co_return !ec;
+}
+
+Task<bool> Exchange::write_chunk(std::string_view data) {
+  if (broken_) co_return false;
+  if (data.empty()) co_return true;  // an empty chunk would end the body
+  session_.stream_.expires_after(ms(session_.server_.options_.write_timeout_ms));
+  auto [ec, n] = co_await net::async_write(
+      session_.stream_, bhttp::make_chunk(net::const_buffer(data.data(), data.size())), use_tuple);
+  if (ec) broken_ = true;
+  co_return !ec;
+}
+
+Task<bool> Exchange::finish_chunked() {
+  if (broken_) co_return false;
+  session_.stream_.expires_after(ms(session_.server_.options_.write_timeout_ms));
+  auto [ec, n] = co_await net::async_write(session_.stream_, bhttp::make_chunk_last(), use_tuple);
+  if (ec) broken_ = true;
+  co_return !ec;
+}
+
+Task<bool> Exchange::client_gone() {
+  auto& sock = session_.stream_.socket();
+  for (;;) {
+    auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, use_tuple);
+    if (ec == net::error::operation_aborted) co_return false;
+    if (ec) co_return true;
+    char c;
+    ssize_t r = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      co_return true;
+    }
+    if (r > 0) {
+      // A pipelined request is waiting: the client is still there, and we can no longer see
+      // it leave, so wait until cancelled.
+      net::steady_timer forever(sock.get_executor(), net::steady_timer::time_point::max());
+      co_await forever.async_wait(use_tuple);
+      co_return false;
+    }
+  }
+}
+
+// ---- Session ----
+
+Task<bool> Session::wait_first_byte(bool first_request) {
+  if (buffer_.size() > 0) co_return true;
+  const auto& o = server_.options_;
+  idle_ = true;
+  stream_.expires_after(ms(first_request ? o.header_timeout_ms : o.idle_timeout_ms));
+  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
+  idle_ = false;
+  buffer_.commit(n);
+  co_return !ec && n > 0;
+}
+
+Task<void> Session::reject(unsigned status, core::ErrorKind kind, std::string message) {
+  auto res = json_response(status, core::to_openai_json(core::Error::make(kind, std::move(message))));
+  res.keep_alive(false);
+  res.prepare_payload();
+  stream_.expires_after(ms(server_.options_.write_timeout_ms));
+  co_await bhttp::async_write(stream_, res, use_tuple);
+  co_await lingering_close();
+}
+
+// Closing a socket with unread input makes the kernel send a reset, which can destroy the
+// error response in flight; so shut down our side and discard input for a short while.
+Task<void> Session::lingering_close() {
+  boost::system::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.expires_after(2s);
+  std::size_t drained = 0;
+  char sink[16384];
+  while (drained < 64 * 1024 * 1024) {
+    auto [rec, n] = co_await stream_.async_read_some(net::buffer(sink), use_tuple);
+    if (rec) break;
+    drained += n;
+  }
+  stream_.socket().close(ec);
+}
+
+Task<void> Session::run() {
+  const auto& o = server_.options_;
+  bool first = true;
+  while (!worker_.draining) {
+    if (!co_await wait_first_byte(first)) break;
+    first = false;
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
+    parser.body_limit(o.max_body_bytes);
+    stream_.expires_after(ms(o.header_timeout_ms));
+    auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, use_tuple);
+    if (ec == bhttp::error::header_limit) {
+      co_await reject(431, core::ErrorKind::invalid_request, "request headers too large");
+      co_return;
+    }
+    if (ec == bhttp::error::body_limit) {
+      co_await reject(413, core::ErrorKind::payload_too_large,
+                      "request body larger than " + std::to_string(o.max_body_bytes) + " bytes");
+      co_return;
+    }
+    if (is_timeout(ec) || ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::operation_aborted) {
+      break;
+    }
+    if (ec) {
+      co_await reject(400, core::ErrorKind::invalid_request, "malformed HTTP request: " + ec.message());
+      co_return;
+    }
+    if (!parser.is_done()) {
+      auto& req = parser.get();
+      if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+        co_await bhttp::async_write(stream_, cont, use_tuple);
+      }
+      stream_.expires_after(ms(o.body_timeout_ms));
+      auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, use_tuple);
+      if (bec == bhttp::error::body_limit) {
+        co_await reject(413, core::ErrorKind::payload_too_large,
+                        "request body larger than " + std::to_string(o.max_body_bytes) + " bytes");
+        co_return;
+      }
+      if (bec) break;
+    }
+    stream_.expires_never();
+    StringRequest req = parser.release();
+    Exchange ex(*this, req);
+    server_.busy_.fetch_add(1, std::memory_order_relaxed);
+    std::string failure = "the handler sent no response";
+    try {
+      co_await worker_.handler(ex);
+    } catch (const std::exception& e) {
+      failure = std::string("internal error: ") + e.what();
+      keep_alive_ = false;
+    }
+    server_.busy_.fetch_sub(1, std::memory_order_relaxed);
+    if (!ex.responded()) {
+      co_await ex.send(json_response(
+          500, core::to_openai_json(core::Error::make(core::ErrorKind::internal, failure))));
+    }
+    if (ex.broken() || !keep_alive_) break;
+  }
+  boost::system::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.socket().close(ec);
+}
+
+// ---- Server ----
+
+Server::Server(ServerOptions options, HandlerFactory factory)
+    : options_(std::move(options)), factory_(std::move(factory)) {
+  int n = options_.workers > 0 ? options_.workers
+                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i));
+}
+
+Server::~Server() { stop(); }
+
+void Server::bind() {
+  auto addr = net::ip::make_address(options_.host);
+  std::uint16_t port = options_.port;
+  for (auto& w : workers_) {
+    tcp::endpoint ep(addr, port);
+    w->acceptor.open(ep.protocol());
+    w->acceptor.set_option(net::socket_base::reuse_address(true));
+    int one = 1;
+    ::setsockopt(w->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    w->acceptor.bind(ep);
+    w->acceptor.listen(4096);
+    port = w->acceptor.local_endpoint().port();
+  }
+  port_ = port;
+}
+
+Task<void> Server::accept_loop(Worker& w) {
+  for (;;) {
+    auto [ec, socket] = co_await w.acceptor.async_accept(use_tuple);
+    if (ec) {
+      if (!w.acceptor.is_open() || ec == net::error::operation_aborted) co_return;
+      continue;  // e.g. EMFILE: keep serving the connections we have
+    }
+    if (connections_.load(std::memory_order_relaxed) >= options_.max_connections) {
+      static constexpr std::string_view kFull =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+          "Connection: close\r\nContent-Length: 101\r\n\r\n"
+          R"({"error":{"message":"too many connections","type":"server_error","param":null,"code":null}})";
+      boost::system::error_code wec;
+      net::write(socket, net::buffer(kFull), wec);
+      socket.close(wec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    net::co_spawn(w.ioc, run_session(w, std::move(socket)), net::detached);
+  }
+}
+
+Task<void> Server::run_session(Worker& w, tcp::socket socket) {
+  connections_.fetch_add(1, std::memory_order_relaxed);
+  try {
+    Session s(*this, w, std::move(socket));
+    co_await s.run();
+  } catch (const std::exception&) {
+    // A bug in one connection must not take the process down; it only loses that connection.
+  }
+  connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Server::start() {
+  if (started_) return;
+  started_ = true;
+  for (auto& w : workers_) {
+    w->handler = factory_(w->ioc, w->index);
+    net::co_spawn(w->ioc, accept_loop(*w), net::detached);
+    w->thread = std::thread([&ioc = w->ioc] {
+      auto guard = net::make_work_guard(ioc);
+      ioc.run();
+    });
+  }
+}
+
+bool Server::drain(int timeout_ms) {
+  for (auto& w : workers_) {
+    net::post(w->ioc, [&w = *w] {
+      w.draining = true;
+      boost::system::error_code ec;
+      w.acceptor.close(ec);
+      for (auto* s : w.sessions) s->cancel_if_idle();
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + ms(timeout_ms);
+  bool clean = true;
+  while (connections_.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      clean = false;
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  stop();
+  return clean;
+}
+
+void Server::stop() {
+  for (auto& w : workers_) w->ioc.stop();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+}  // namespace stratus::http

@@ -1,0 +1,104 @@
+// HTTP/1.1 server: one io_context, acceptor (SO_REUSEPORT) and thread per worker, one
+// coroutine per connection, limits on header/body size and slow clients, graceful drain.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "http/asio.h"
+
+namespace stratus::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port, see Server::port()
+  int workers = 1;
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  int header_timeout_ms = 10000;
+  int idle_timeout_ms = 75000;
+  int body_timeout_ms = 60000;
+  int write_timeout_ms = 60000;
+  int max_connections = 10000;
+};
+
+class Session;
+
+// One request/response exchange as a handler sees it. A handler must answer exactly once:
+// with send(), or with start_chunked() … write_chunk() … finish_chunked().
+class Exchange {
+ public:
+  Exchange(Session& session, StringRequest& request) : session_(session), request_(request) {}
+
+  StringRequest& request() { return request_; }
+  bool peer_is_loopback() const;
+
+  // Whole response; content-length and keep-alive are set here. False: the client is gone.
+  Task<bool> send(StringResponse res);
+  Task<bool> start_chunked(bhttp::response<bhttp::empty_body> head);
+  Task<bool> write_chunk(std::string_view data);
+  Task<bool> finish_chunked();
+  // Completes with true when the client closed the connection, which lets a handler cancel
+  // the upstream work it started for it (use with awaitable_operators::operator||).
+  Task<bool> client_gone();
+
+  bool responded() const { return responded_; }
+  bool broken() const { return broken_; }
+
+ private:
+  Session& session_;
+  StringRequest& request_;
+  bool responded_ = false;
+  bool broken_ = false;
+  bool chunked_ = false;
+};
+
+using Handler = std::function<Task<void>(Exchange&)>;
+// Makes the handler of one worker, so each worker owns its state (pools, caches).
+using HandlerFactory = std::function<Handler(net::io_context& ioc, int worker_index)>;
+
+// A JSON response with the given status and body.
+StringResponse json_response(unsigned status, std::string body);
+
+class Server {
+ public:
+  Server(ServerOptions options, HandlerFactory factory);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every worker's acceptor; throws std::system_error when the address is taken.
+  void bind();
+  // Starts the worker threads (bind() first).
+  void start();
+  std::uint16_t port() const { return port_; }
+  // Stops accepting, closes idle connections, lets requests in flight finish for up to
+  // `timeout_ms`, then stops the workers. Returns true when nothing was cut off.
+  bool drain(int timeout_ms);
+  // Stops at once.
+  void stop();
+  int open_connections() const { return connections_.load(); }
+
+  struct Worker;
+
+ private:
+  friend class Session;
+  friend class Exchange;
+  Task<void> accept_loop(Worker& w);
+  Task<void> run_session(Worker& w, tcp::socket socket);
+
+  ServerOptions options_;
+  HandlerFactory factory_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::uint16_t port_ = 0;
+  std::atomic<int> connections_{0};
+  std::atomic<int> busy_{0};  // connections inside a handler
+  bool started_ = false;
+};
+
+}  // namespace stratus::http

@@ -1,0 +1,57 @@
+// `stratus mock`: an OpenAI-dialect provider emulator with fault injection, used by the demo
+// config, the tests and the benchmark. Faults are set for the whole server (MockOptions) or
+// per request with x-mock-* headers (see docs/mock.md).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace stratus::mock {
+
+struct MockOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  int workers = 1;
+  std::string name = "mock";  // appears in answers, so tests can tell clouds apart
+  int ttft_ms = 0;            // delay before the first streamed token
+  double tokens_per_sec = 0;  // 0: stream every token at once
+  int tokens = 12;            // completion length in tokens
+  int fail_status = 0;        // answer every request with this status (0: off)
+  double fail_rate = 1.0;     // fraction of requests that get fail_status
+  int retry_after_s = 0;      // Retry-After sent with failures (0: none)
+  bool hang = false;          // accept requests, never answer
+  int close_after_chunks = -1;  // streams: cut the connection after N chunks (-1: off)
+  int hang_after_chunks = -1;   // streams: stop sending after N chunks (-1: off)
+};
+
+struct MockStats {
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> chat{0};
+  std::atomic<std::uint64_t> streams{0};
+  std::atomic<std::uint64_t> embeddings{0};
+  std::atomic<std::uint64_t> failures{0};   // injected error statuses
+  std::atomic<std::uint64_t> cancelled{0};  // the client left before the answer was complete
+  std::atomic<std::uint64_t> completed_streams{0};
+};
+
+class MockServer {
+ public:
+  explicit MockServer(MockOptions options);
+  ~MockServer();
+  MockServer(const MockServer&) = delete;
+  MockServer& operator=(const MockServer&) = delete;
+
+  // Binds and starts serving on background threads; throws when the port is taken.
+  void start();
+  std::uint16_t port() const;
+  bool drain(int timeout_ms);
+  const MockStats& stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stratus::mock
