@@ -1,9 +1,14 @@
 // stratus: the command line (serve, mock, check-config).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  // Operational messages go to stderr; stdout carries the access log.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("stratus"));
   CLI::App app{"Stratus: a multi-cloud AI gateway with an OpenAI-compatible API"};
   app.require_subcommand(1);
   stratus::cli::add_serve(app);

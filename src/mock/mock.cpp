@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <random>
 
 #include "core/base64.h"
@@ -115,8 +116,13 @@ int estimate_prompt_tokens(const json::value& body) {
 
 class Handler {
  public:
-  Handler(const MockOptions& options, MockStats& stats, net::io_context& ioc)
-      : options_(options), stats_(stats), ioc_(ioc) {}
+  struct LastRequest {
+    std::mutex mutex;
+    std::string text;
+  };
+  Handler(const MockOptions& options, MockStats& stats, net::io_context& ioc,
+          std::shared_ptr<LastRequest> last)
+      : options_(options), stats_(stats), ioc_(ioc), last_(std::move(last)) {}
 
   Task<void> operator()(Exchange& ex) {
     auto& req = ex.request();
@@ -129,6 +135,8 @@ class Handler {
       co_await embeddings(ex);
     } else if (req.method() == bhttp::verb::get && target.ends_with("/models")) {
       co_await ex.send(json_response(200, models_body()));
+    } else if (target == "/mock/last-request") {
+      co_await ex.send(json_response(200, last_request()));
     } else if (target == "/mock/stats") {
       co_await ex.send(json_response(200, stats_body()));
     } else if (target == "/healthz") {
@@ -172,8 +180,31 @@ class Handler {
                  R"(","type":"invalid_request_error","param":null,"code":null}})"));
   }
 
+  // Tests read back what the gateway sent: headers (minus credentials) and the body.
+  void remember(const StringRequest& req) {
+    json::object headers;
+    for (auto& f : req) {
+      auto name = std::string(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      headers[name] = name == "authorization" || name == "api-key" || name == "x-api-key"
+                          ? json::value("<redacted:" + std::to_string(f.value().size()) + " bytes>")
+                          : json::value(std::string(f.value()));
+    }
+    json::object o{{"method", std::string(req.method_string())},
+                   {"target", std::string(req.target())},
+                   {"headers", std::move(headers)},
+                   {"body", std::string(req.body())}};
+    std::lock_guard lock(last_->mutex);
+    last_->text = json::serialize(o);
+  }
+  std::string last_request() const {
+    std::lock_guard lock(last_->mutex);
+    return last_->text.empty() ? "{}" : last_->text;
+  }
+
   Task<void> chat(Exchange& ex) {
     stats_.chat.fetch_add(1, std::memory_order_relaxed);
+    remember(ex.request());
     auto o = effective(options_, ex.request());
     if (co_await inject(ex, o)) co_return;
     boost::system::error_code ec;
@@ -293,6 +324,7 @@ class Handler {
 
   Task<void> embeddings(Exchange& ex) {
     stats_.embeddings.fetch_add(1, std::memory_order_relaxed);
+    remember(ex.request());
     auto o = effective(options_, ex.request());
     if (co_await inject(ex, o)) co_return;
     boost::system::error_code ec;
@@ -371,6 +403,7 @@ class Handler {
   const MockOptions& options_;
   MockStats& stats_;
   net::io_context& ioc_;
+  std::shared_ptr<LastRequest> last_;
   std::uint64_t counter_ = 0;
   std::minstd_rand rng_{std::random_device{}()};
   std::uniform_real_distribution<double> dist_{0.0, 1.0};
@@ -387,11 +420,12 @@ struct MockServer::Impl {
                              .max_body_bytes = 64 * 1024 * 1024,
                              .idle_timeout_ms = 600000},
                [this](net::io_context& ioc, int) -> http::Handler {
-                 auto h = std::make_shared<Handler>(options, stats, ioc);
+                 auto h = std::make_shared<Handler>(options, stats, ioc, last);
                  return [h](Exchange& ex) { return (*h)(ex); };
                }) {}
   MockOptions options;
   MockStats stats;
+  std::shared_ptr<Handler::LastRequest> last = std::make_shared<Handler::LastRequest>();
   Server server;
 };
 
