@@ -20,7 +20,8 @@ std::atomic<int> g_logger_seq{0};  // unique logger names for spdlog's registry
 
 AccessLog::AccessLog(const std::string& where) {
   if (where == "off" || where.empty()) return;
-  spdlog::init_thread_pool(65536, 1);
+  // 8192 queued lines (~2 MiB): a burst beyond that drops lines rather than blocking a worker.
+  spdlog::init_thread_pool(8192, 1);
   auto name = "access" + std::to_string(g_logger_seq.fetch_add(1));
   if (where == "stdout") {
     logger_ = spdlog::create_async_nb<spdlog::sinks::stdout_sink_mt>(name);
