@@ -49,9 +49,12 @@ void SseReader::feed(std::string_view bytes, std::vector<SseEvent>& out) {
       if (next == bytes.size()) break;
       if (bytes[next] == '\n') ++next;
     }
-    if (end == pos) raw_.append(bytes.substr(event_start, next - event_start));
-    process_line(bytes.substr(pos, end - pos), out);
-    if (end == pos) event_start = next;
+    const std::string_view line = bytes.substr(pos, end - pos);
+    if (line.empty()) {  // the event's bytes end here
+      raw_.append(bytes.substr(event_start, next - event_start));
+      event_start = next;
+    }
+    process_line(line, out);
     pos = next;
   }
   append_raw(bytes.substr(event_start, pos - event_start));
@@ -137,6 +140,7 @@ void SseReader::process_line(std::string_view line, std::vector<SseEvent>& out) 
 // For an event split across feeds, one allocation of about the last event's size replaces a
 // chain of regrowths: events of a stream tend to be alike.
 void SseReader::append_raw(std::string_view bytes) {
+  if (bytes.empty()) return;
   if (raw_.empty()) raw_.reserve(std::max(raw_hint_, bytes.size()));
   raw_.append(bytes);
 }
