@@ -286,6 +286,9 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Cl
     auto& res = std::get<0>(r);
     if (!res) {
       failure = res.error();
+      if (failure.upstream_status == 0) {
+        failure.message = "provider '" + t.provider + "': " + failure.message;
+      }
       t.health->record(false, steady_ms());
       rec.error = std::string(core::kind_name(failure.kind)) + ": " + failure.message;
       continue;  // the next deployment may answer

@@ -115,6 +115,7 @@ Task<bool> Exchange::finish_chunked() {
   session_.stream_.expires_after(ms(session_.server_.options_.write_timeout_ms));
   auto [ec, n] = co_await net::async_write(session_.stream_, bhttp::make_chunk_last(), use_tuple);
   if (ec) broken_ = true;
+  finished_ = !ec;
   co_return !ec;
 }
 
@@ -236,7 +237,7 @@ Task<void> Session::run() {
       co_await ex.send(json_response(
           500, core::to_openai_json(core::Error::make(core::ErrorKind::internal, failure))));
     }
-    if (ex.broken() || !keep_alive_) break;
+    if (ex.broken() || ex.incomplete() || !keep_alive_) break;
   }
   boost::system::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -49,6 +49,8 @@ class Exchange {
 
   bool responded() const { return responded_; }
   bool broken() const { return broken_; }
+  // A chunked answer whose last chunk was not sent cannot be followed by another response.
+  bool incomplete() const { return chunked_ && !finished_; }
 
  private:
   Session& session_;
@@ -56,6 +58,7 @@ class Exchange {
   bool responded_ = false;
   bool broken_ = false;
   bool chunked_ = false;
+  bool finished_ = false;
 };
 
 using Handler = std::function<Task<void>(Exchange&)>;
