@@ -1,6 +1,7 @@
 // serve, mock and check-config.
 #include "cli/commands.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -28,24 +29,35 @@ std::string problems_text(const std::string& file, const std::vector<config::Pro
   return out;
 }
 
+sigset_t control_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+// Called before any thread starts, so every thread inherits the mask and a signal sent as soon
+// as we print "listening" waits for wait_for_signals() instead of killing the process.
+void block_control_signals() {
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t set = control_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 // Blocks until SIGTERM or SIGINT; calls on_hup for each SIGHUP meanwhile.
 int wait_for_signals(const std::function<void()>& on_hup) {
-  http::net::io_context ioc;
-  http::net::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
-  int stop_signal = 0;
-  std::function<void(const boost::system::error_code&, int)> on_signal =
-      [&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        if (sig == SIGHUP) {
-          on_hup();
-          signals.async_wait(on_signal);
-          return;
-        }
-        stop_signal = sig;
-      };
-  signals.async_wait(on_signal);
-  ioc.run();
-  return stop_signal;
+  sigset_t set = control_signals();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      on_hup();
+      continue;
+    }
+    return sig;
+  }
 }
 
 struct ServeArgs {
@@ -55,7 +67,7 @@ struct ServeArgs {
 };
 
 void run_serve(const ServeArgs& args) {
-  ::signal(SIGPIPE, SIG_IGN);
+  block_control_signals();
   std::vector<std::unique_ptr<mock::MockServer>> clouds;
   gateway::ConfigLoader loader;
   if (args.config.empty()) {
@@ -173,7 +185,7 @@ void add_mock(CLI::App& app) {
   cmd->add_option("--close-after-chunks", o->close_after_chunks, "cut streams after N chunks")->capture_default_str();
   cmd->add_option("--hang-after-chunks", o->hang_after_chunks, "stall streams after N chunks")->capture_default_str();
   cmd->callback([o] {
-    ::signal(SIGPIPE, SIG_IGN);
+    block_control_signals();
     mock::MockServer server(*o);
     try {
       server.start();

@@ -131,6 +131,12 @@ class WorkerHandler {
   Task<core::Result<Attempt>> attempt(const Target& t, const ClientRequest& creq, bool stream);
   Task<bool> relay_stream(Exchange& ex, Attempt& a, const Target& t, bool client_wants_usage,
                           AccessRecord& rec, Clock::time_point t0, Error& failure);
+  static Task<void> drain_upstream(std::unique_ptr<ClientResponse> response) {
+    for (;;) {
+      auto piece = co_await response->read_some();
+      if (!piece || piece->empty()) co_return;
+    }
+  }
   void add_route_headers(bhttp::fields& h, const Target& t, const AccessRecord& rec) const {
     h.set("x-request-id", rec.request_id);
     h.set("x-stratus-provider", t.provider);
@@ -376,6 +382,11 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
       rec.ttfb_ms = ms_since(t0);
     }
     if (!co_await ex.write_chunk(out)) break;
+    if (saw_done) break;  // the client has all it needs; don't make it wait for the upstream end
+  }
+  if (saw_done && !up.done()) {
+    // Read the upstream's end of body in the background so its connection can be pooled.
+    net::co_spawn(ioc_, drain_upstream(std::move(a.response)), net::detached);
   }
   if (!started) {
     failure = error ? *error

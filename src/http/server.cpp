@@ -73,7 +73,12 @@ StringResponse json_response(unsigned status, std::string body) {
 bool Exchange::peer_is_loopback() const {
   boost::system::error_code ec;
   auto ep = session_.stream_.socket().remote_endpoint(ec);
-  return !ec && ep.address().is_loopback();
+  if (ec) return false;
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).is_loopback();
+  }
+  return a.is_loopback();
 }
 
 Task<bool> Exchange::send(StringResponse res) {
@@ -219,7 +224,14 @@ Task<void> Session::run() {
                         "request body larger than " + std::to_string(o.max_body_bytes) + " bytes");
         co_return;
       }
-      if (bec) break;
+      if (is_timeout(bec) || bec == net::error::eof || bec == net::error::connection_reset ||
+          bec == bhttp::error::partial_message) {
+        break;  // the client went away or stalled: nobody to answer
+      }
+      if (bec) {
+        co_await reject(400, core::ErrorKind::invalid_request, "malformed HTTP request body: " + bec.message());
+        co_return;
+      }
     }
     stream_.expires_never();
     StringRequest req = parser.release();
@@ -279,10 +291,13 @@ Task<void> Server::accept_loop(Worker& w) {
       continue;  // e.g. EMFILE: keep serving the connections we have
     }
     if (connections_.load(std::memory_order_relaxed) >= options_.max_connections) {
-      static constexpr std::string_view kFull =
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-          "Connection: close\r\nContent-Length: 101\r\n\r\n"
-          R"({"error":{"message":"too many connections","type":"server_error","param":null,"code":null}})";
+      static const std::string kFull = [] {
+        std::string body = core::to_openai_json(
+            core::Error::make(core::ErrorKind::unavailable, "too many connections"));
+        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+               "Connection: close\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body;
+      }();
       boost::system::error_code wec;
       net::write(socket, net::buffer(kFull), wec);
       socket.close(wec);
