@@ -1,48 +1,100 @@
-// JSON access log written by spdlog's asynchronous logger, off the request path.
+// Per-worker access-log buffers written out by one background thread.
 #include "gateway/access_log.h"
 
-#include <spdlog/async.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
 
-#include <atomic>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
-#include <fmt/format.h>
+#include <stdexcept>
 
 namespace stratus::gateway {
 
 namespace {
-std::atomic<int> g_logger_seq{0};  // unique logger names for spdlog's registry
+constexpr std::size_t kMaxPending = 8 * 1024 * 1024;  // per shard; beyond it lines are dropped
+
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // a closed stdout must not take the gateway down
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
 }
+}  // namespace
 
 AccessLog::AccessLog(const std::string& where) {
   if (where == "off" || where.empty()) return;
-  // 8192 queued lines (~2 MiB): a burst beyond that drops lines rather than blocking a worker.
-  spdlog::init_thread_pool(8192, 1);
-  auto name = "access" + std::to_string(g_logger_seq.fetch_add(1));
   if (where == "stdout") {
-    logger_ = spdlog::create_async_nb<spdlog::sinks::stdout_sink_mt>(name);
+    fd_ = 1;
   } else if (where == "stderr") {
-    logger_ = spdlog::create_async_nb<spdlog::sinks::stderr_sink_mt>(name);
+    fd_ = 2;
   } else {
-    logger_ = spdlog::create_async_nb<spdlog::sinks::basic_file_sink_mt>(name, where);
+    fd_ = ::open(where.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd_ < 0) throw std::runtime_error("cannot open access log " + where);
+    owns_fd_ = true;
   }
-  logger_->set_pattern("%v");
-  logger_->flush_on(spdlog::level::info);
+  flusher_ = std::thread([this] { run_flusher(); });
 }
 
 AccessLog::~AccessLog() {
-  if (logger_) {
-    logger_->flush();
-    spdlog::drop(logger_->name());
+  {
+    std::lock_guard lock(write_mutex_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  flush();
+  if (owns_fd_) ::close(fd_);
+}
+
+AccessLog::Shard& AccessLog::make_shard() {
+  std::lock_guard lock(shards_mutex_);
+  shards_.push_back(std::make_unique<Shard>());
+  return *shards_.back();
+}
+
+void AccessLog::run_flusher() {
+  std::unique_lock lock(write_mutex_);
+  while (!stop_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    lock.unlock();
+    flush();
+    lock.lock();
   }
 }
 
 void AccessLog::flush() {
-  if (logger_) logger_->flush();
+  if (fd_ < 0) return;
+  std::string out;
+  {
+    std::lock_guard lock(shards_mutex_);
+    for (auto& s : shards_) {
+      std::string taken;
+      {
+        std::lock_guard sl(s->mutex_);
+        taken.swap(s->pending_);
+      }
+      out += taken;
+    }
+  }
+  if (!out.empty()) write_all(fd_, out);
+}
+
+void AccessLog::Shard::write(const AccessRecord& r) {
+  std::string line = format(r);
+  line += '\n';
+  std::lock_guard lock(mutex_);
+  if (pending_.size() + line.size() > kMaxPending) {
+    ++dropped_;
+    return;
+  }
+  pending_ += line;
 }
 
 std::string AccessLog::format(const AccessRecord& r) {
@@ -74,9 +126,5 @@ std::string AccessLog::format(const AccessRecord& r) {
   return out;
 }
 
-void AccessLog::write(const AccessRecord& r) {
-  if (!logger_) return;
-  logger_->info(format(r));
-}
 
 }  // namespace stratus::gateway

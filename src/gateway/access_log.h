@@ -1,15 +1,18 @@
 // One structured JSON line per request. Never carries an API key or Authorization value:
-// only the fields below are written.
+// only the fields of AccessRecord are written. Each worker appends to its own buffer and a
+// background thread writes the buffers out every 100 ms, so the request path never makes a
+// system call or wakes another thread for logging.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "api/openai.h"
-
-namespace spdlog {
-class logger;
-}
 
 namespace stratus::gateway {
 
@@ -31,15 +34,42 @@ struct AccessRecord {
 
 class AccessLog {
  public:
-  // `where`: stdout, stderr, off, or a file path.
+  // One worker's buffer; its mutex is only contended when the flusher swaps it out.
+  class Shard {
+   public:
+    void write(const AccessRecord& r);
+
+   private:
+    friend class AccessLog;
+    std::mutex mutex_;
+    std::string pending_;
+    std::size_t dropped_ = 0;
+  };
+
+  // `where`: stdout, stderr, off, or a file path (appended to).
   explicit AccessLog(const std::string& where);
   ~AccessLog();
-  void write(const AccessRecord& r);
-  static std::string format(const AccessRecord& r);
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+
+  // A new shard for one worker; the log keeps it alive.
+  Shard& make_shard();
+  // Writes out everything buffered so far.
   void flush();
+  bool enabled() const { return fd_ >= 0; }
+  static std::string format(const AccessRecord& r);
 
  private:
-  std::shared_ptr<spdlog::logger> logger_;
+  void run_flusher();
+
+  int fd_ = -1;
+  bool owns_fd_ = false;
+  std::mutex shards_mutex_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::mutex write_mutex_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;
+  std::thread flusher_;
 };
 
 }  // namespace stratus::gateway

@@ -85,7 +85,7 @@ constexpr Route kRoutes[] = {{"/v1/chat/completions", bhttp::verb::post},
 class WorkerHandler {
  public:
   WorkerHandler(Gateway& gw, net::io_context& ioc, int worker)
-      : gw_(gw), ioc_(ioc), client_(ioc) {
+      : gw_(gw), ioc_(ioc), client_(ioc), log_(gw.access_log().make_shard()) {
     std::random_device rd;
     char buf[16];
     std::snprintf(buf, sizeof buf, "%08x%02x", rd(), worker & 0xff);
@@ -124,7 +124,7 @@ class WorkerHandler {
 
   void finish(AccessRecord& rec, Clock::time_point t0) {
     rec.latency_ms = ms_since(t0);
-    gw_.access_log().write(rec);
+    log_.write(rec);
   }
 
   Task<void> proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Clock::time_point t0);
@@ -147,6 +147,7 @@ class WorkerHandler {
   Gateway& gw_;
   net::io_context& ioc_;
   Client client_;
+  AccessLog::Shard& log_;
   std::shared_ptr<const Snapshot> snap_;
   std::uint64_t version_ = 0;
   std::string id_prefix_;
@@ -266,6 +267,7 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Cl
   }
 
   Error failure = Error::make(ErrorKind::unavailable, "model `" + model + "` has no deployments");
+  ex.watch_client();  // a client that leaves cancels whatever upstream work is in flight
   for (const Target& t : alias->targets) {
     ++rec.attempts;
     rec.provider = t.provider;
@@ -282,14 +284,13 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Cl
     creq.max_connections = t.max_connections;
 
     t.health->in_flight.fetch_add(1, std::memory_order_relaxed);
-    auto r = co_await (attempt(t, creq, chat.stream) || ex.client_gone());
+    auto res = co_await attempt(t, creq, chat.stream);
     t.health->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    if (r.index() == 1) {
+    if (ex.client_left()) {
       rec.status = 499;
       rec.error = "client closed the connection";
       co_return finish(rec, t0);
     }
-    auto& res = std::get<0>(r);
     if (!res) {
       failure = res.error();
       if (failure.upstream_status == 0) {
@@ -340,14 +341,13 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
   std::optional<Error> error;
   auto& up = *a.response;
   for (;;) {
-    auto r = co_await (up.read_some() || ex.client_gone());
-    if (r.index() == 1) {
+    auto piece = co_await up.read_some();
+    if (ex.client_left()) {
       rec.status = 499;
       rec.error = "client closed the stream";
       finish(rec, t0);
       co_return true;
     }
-    auto& piece = std::get<0>(r);
     if (!piece) {
       error = piece.error();
       break;

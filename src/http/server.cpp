@@ -12,26 +12,49 @@ namespace stratus::http {
 
 using namespace std::chrono_literals;
 
-// Members are ordered for destruction: the io_context goes before the handler and the
-// session set, because destroying it destroys suspended coroutines that still use them.
+// An io_context whose shutdown can be called before its destruction.
+class WorkerContext : public net::io_context {
+ public:
+  WorkerContext() : net::io_context(1) {}
+  using net::io_context::shutdown;
+};
+
+// Tear-down order matters: suspended coroutines (destroyed by the context's shutdown) still
+// use the handler and the session set, while the handler's sockets (upstream pools) must be
+// destroyed before the context itself. So: shutdown, then handler, then context.
 struct Server::Worker {
   explicit Worker(int index) : index(index), acceptor(ioc) {}
+  ~Worker() {
+    ioc.shutdown();
+    handler = nullptr;
+  }
   int index;
   std::unordered_set<Session*> sessions;
   bool draining = false;
-  Handler handler;
-  net::io_context ioc{1};
+  WorkerContext ioc;
   tcp::acceptor acceptor;
+  Handler handler;
   std::thread thread;
 };
 
 class Session {
  public:
-  Session(Server& server, Server::Worker& worker, tcp::socket socket)
-      : server_(server), worker_(worker), stream_(std::move(socket)) {
+  // Shared with the watcher coroutine, which may resume after the session is gone.
+  struct Watch {
+    bool done = false;
+    bool gone = false;
+    std::shared_ptr<net::cancellation_signal> cancel;
+  };
+
+  Session(Server& server, Server::Worker& worker, tcp::socket socket,
+          std::shared_ptr<net::cancellation_signal> cancel)
+      : server_(server), worker_(worker), stream_(std::move(socket)), cancel_(std::move(cancel)) {
     worker_.sessions.insert(this);
   }
-  ~Session() { worker_.sessions.erase(this); }
+  ~Session() {
+    if (watch_) watch_->done = true;
+    worker_.sessions.erase(this);
+  }
 
   Task<void> run();
   void cancel_if_idle() {
@@ -41,6 +64,9 @@ class Session {
  private:
   friend class Exchange;
   Task<bool> wait_first_byte(bool first_request);
+  void start_watch();
+  void stop_watch();
+  static Task<void> watch(tcp::socket& socket, std::shared_ptr<Watch> w);
   Task<void> reject(unsigned status, core::ErrorKind kind, std::string message);
   Task<void> lingering_close();
   bool keep_alive() const { return keep_alive_ && !worker_.draining; }
@@ -49,6 +75,8 @@ class Session {
   Server::Worker& worker_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  std::shared_ptr<net::cancellation_signal> cancel_;  // bound to this session's coroutine
+  std::shared_ptr<Watch> watch_;
   bool idle_ = false;
   bool keep_alive_ = true;
 };
@@ -145,7 +173,41 @@ Task<bool> Exchange::client_gone() {
   }
 }
 
+void Exchange::watch_client() { session_.start_watch(); }
+
+bool Exchange::client_left() const { return session_.watch_ && session_.watch_->gone; }
+
 // ---- Session ----
+
+Task<void> Session::watch(tcp::socket& socket, std::shared_ptr<Watch> w) {
+  for (;;) {
+    auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
+    if (w->done) co_return;  // the exchange is over; the socket may be gone: touch nothing
+    if (!ec) {
+      char c;
+      ssize_t r = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      if (r > 0) co_return;  // a pipelined request: the client is there
+    }
+    w->gone = true;
+    w->cancel->emit(net::cancellation_type::terminal);
+    co_return;
+  }
+}
+
+void Session::start_watch() {
+  if (watch_) return;
+  watch_ = std::make_shared<Watch>();
+  watch_->cancel = cancel_;
+  net::co_spawn(stream_.get_executor(), watch(stream_.socket(), watch_), net::detached);
+}
+
+void Session::stop_watch() {
+  if (!watch_) return;
+  watch_->done = true;
+  boost::system::error_code ec;
+  stream_.socket().cancel(ec);  // only the watcher's wait is pending now
+}
 
 Task<bool> Session::wait_first_byte(bool first_request) {
   if (buffer_.size() > 0) co_return true;
@@ -184,6 +246,9 @@ Task<void> Session::lingering_close() {
 }
 
 Task<void> Session::run() {
+  // A client that leaves cancels the handler's pending operation (see Exchange::watch_client);
+  // the handler sees that as an error value, not an exception.
+  co_await net::this_coro::throw_if_cancelled(false);
   const auto& o = server_.options_;
   bool first = true;
   while (!worker_.draining) {
@@ -245,6 +310,10 @@ Task<void> Session::run() {
       keep_alive_ = false;
     }
     server_.busy_.fetch_sub(1, std::memory_order_relaxed);
+    bool left = ex.client_left();
+    stop_watch();
+    watch_.reset();
+    if (left) break;
     if (!ex.responded()) {
       co_await ex.send(json_response(
           500, core::to_openai_json(core::Error::make(core::ErrorKind::internal, failure))));
@@ -304,14 +373,18 @@ Task<void> Server::accept_loop(Worker& w) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    net::co_spawn(w.ioc, run_session(w, std::move(socket)), net::detached);
+    auto cancel = std::make_shared<net::cancellation_signal>();
+    auto slot = cancel->slot();
+    net::co_spawn(w.ioc, run_session(w, std::move(socket), std::move(cancel)),
+                  net::bind_cancellation_slot(slot, net::detached));
   }
 }
 
-Task<void> Server::run_session(Worker& w, tcp::socket socket) {
+Task<void> Server::run_session(Worker& w, tcp::socket socket,
+                               std::shared_ptr<net::cancellation_signal> cancel) {
   connections_.fetch_add(1, std::memory_order_relaxed);
   try {
-    Session s(*this, w, std::move(socket));
+    Session s(*this, w, std::move(socket), std::move(cancel));
     co_await s.run();
   } catch (const std::exception&) {
     // A bug in one connection must not take the process down; it only loses that connection.

@@ -46,6 +46,12 @@ class Exchange {
   // Completes with true when the client closed the connection, which lets a handler cancel
   // the upstream work it started for it (use with awaitable_operators::operator||).
   Task<bool> client_gone();
+  // From now until the handler returns, a client that closes its connection cancels the
+  // handler's coroutine: the operation it awaits (an upstream read, a connect, a timer) fails
+  // at once with operation_aborted, and client_left() turns true. One watch per exchange,
+  // however long a stream lasts.
+  void watch_client();
+  bool client_left() const;
 
   bool responded() const { return responded_; }
   bool broken() const { return broken_; }
@@ -93,7 +99,8 @@ class Server {
   friend class Session;
   friend class Exchange;
   Task<void> accept_loop(Worker& w);
-  Task<void> run_session(Worker& w, tcp::socket socket);
+  Task<void> run_session(Worker& w, tcp::socket socket,
+                         std::shared_ptr<net::cancellation_signal> cancel);
 
   ServerOptions options_;
   HandlerFactory factory_;
