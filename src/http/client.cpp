@@ -6,6 +6,8 @@
 
 #include <boost/beast/ssl.hpp>
 #include <boost/url.hpp>
+
+#include "http/sweeper.h"
 #include <variant>
 
 namespace stratus::http {
@@ -27,8 +29,8 @@ std::chrono::milliseconds until(Clock::time_point deadline, int phase_ms) {
 }
 
 core::Error transport_error(const boost::system::error_code& ec, std::string_view phase,
-                            Clock::time_point deadline) {
-  if (ec == beast::error::timeout) {
+                            Clock::time_point deadline, bool expired) {
+  if (expired || ec == beast::error::timeout) {
     bool total = Clock::now() >= deadline;
     auto e = core::Error::make(ErrorKind::timeout,
                                std::string("upstream ") + (total ? "total" : std::string(phase)) +
@@ -58,13 +60,21 @@ struct Client::Pool {
   std::deque<net::steady_timer*> waiters;
 };
 
-class Connection {
+class Connection : public Deadline {
  public:
-  Connection(std::string pool_key, PlainStream s)
-      : pool_key_(std::move(pool_key)), stream_(std::in_place_type<PlainStream>, std::move(s)) {}
-  Connection(std::string pool_key, TlsStream s)
-      : pool_key_(std::move(pool_key)), stream_(std::in_place_type<TlsStream>, std::move(s)) {}
+  Connection(std::string pool_key, Sweeper& sweeper, PlainStream s)
+      : pool_key_(std::move(pool_key)),
+        sweeper_(sweeper),
+        stream_(std::in_place_type<PlainStream>, std::move(s)) {
+    sweeper_.add(this);
+  }
+  ~Connection() override { sweeper_.remove(this); }
 
+  // Wraps the connected socket in TLS (the handshake is the caller's).
+  TlsStream& start_tls(net::ssl::context& ctx) {
+    auto plain = std::move(std::get<PlainStream>(stream_));
+    return stream_.emplace<TlsStream>(std::move(plain), ctx);
+  }
   beast::tcp_stream& lowest() {
     return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
                       stream_);
@@ -93,9 +103,17 @@ class Connection {
   char* body_buf() { return body_buf_; }
   static constexpr std::size_t kBodyBuf = 16 * 1024;
   bool reused = false;
+  Clock::time_point idle_since;
+
+ protected:
+  void on_expired() override {
+    boost::system::error_code ec;
+    lowest().socket().cancel(ec);
+  }
 
  private:
   std::string pool_key_;
+  Sweeper& sweeper_;
   std::variant<PlainStream, TlsStream> stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
@@ -135,12 +153,13 @@ Task<Result<std::string_view>> ClientResponse::read_some() {
     auto& body = parser.get().body();
     body.data = conn_->body_buf();
     body.size = Connection::kBodyBuf;
-    conn_->lowest().expires_after(until(deadline_, idle_ms_));
+    conn_->arm(until(deadline_, idle_ms_));
     auto [ec, n] = co_await conn_->visit([&](auto& s) {
       return bhttp::async_read_some(s, conn_->buffer(), parser, use_tuple);
     });
+    conn_->disarm();
     if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) co_return std::unexpected(transport_error(ec, "idle", deadline_));
+    if (ec) co_return std::unexpected(transport_error(ec, "idle", deadline_, conn_->expired()));
     std::size_t got = Connection::kBodyBuf - parser.get().body().size;
     if (got > 0) co_return std::string_view(conn_->body_buf(), got);
   }
@@ -165,7 +184,10 @@ Task<Result<std::string>> ClientResponse::read_all(std::size_t limit) {
 
 // ---- Client ----
 
-Client::Client(net::io_context& ioc) : ioc_(ioc), resolver_(ioc) {}
+Client::Client(net::io_context& ioc)
+    : ioc_(ioc),
+      sweeper_(std::make_unique<Sweeper>(ioc.get_executor(), std::chrono::milliseconds(50))),
+      resolver_(ioc) {}
 Client::~Client() = default;
 
 std::size_t Client::idle_connections() const {
@@ -206,25 +228,27 @@ Task<Result<std::unique_ptr<Connection>>> Client::connect(const ClientRequest& r
                                                           Clock::time_point deadline) {
   auto endpoints = co_await resolve(origin);
   if (!endpoints) co_return std::unexpected(endpoints.error());
-  PlainStream stream(ioc_);
-  stream.expires_after(until(deadline, req.timeouts.connect_ms));
-  auto [ec, ep] = co_await stream.async_connect(*endpoints, use_tuple);
+  auto conn = std::make_unique<Connection>(origin.key(), *sweeper_, PlainStream(ioc_));
+  conn->arm(until(deadline, req.timeouts.connect_ms));
+  auto [ec, ep] = co_await conn->lowest().async_connect(*endpoints, use_tuple);
+  conn->disarm();
   if (ec) {
     dns_.erase(origin.host + ":" + origin.port);
-    co_return std::unexpected(transport_error(ec, "connect", deadline));
+    co_return std::unexpected(transport_error(ec, "connect", deadline, conn->expired()));
   }
-  stream.socket().set_option(tcp::no_delay(true), ec);
-  if (!origin.tls) co_return std::make_unique<Connection>(origin.key(), std::move(stream));
+  conn->lowest().socket().set_option(tcp::no_delay(true), ec);
+  if (!origin.tls) co_return conn;
 
-  TlsStream tls(std::move(stream), tls_context(req.ca_file));
+  auto& tls = conn->start_tls(tls_context(req.ca_file));
   if (!SSL_set_tlsext_host_name(tls.native_handle(), origin.host.c_str())) {
     co_return std::unexpected(core::Error::make(ErrorKind::upstream, "TLS: cannot set SNI"));
   }
   tls.set_verify_callback(net::ssl::host_name_verification(origin.host));
-  beast::get_lowest_layer(tls).expires_after(until(deadline, req.timeouts.connect_ms));
+  conn->arm(until(deadline, req.timeouts.connect_ms));
   auto [hec] = co_await tls.async_handshake(net::ssl::stream_base::client, use_tuple);
-  if (hec) co_return std::unexpected(transport_error(hec, "TLS handshake", deadline));
-  co_return std::make_unique<Connection>(origin.key(), std::move(tls));
+  conn->disarm();
+  if (hec) co_return std::unexpected(transport_error(hec, "TLS handshake", deadline, conn->expired()));
+  co_return conn;
 }
 
 Task<Result<std::unique_ptr<Connection>>> Client::acquire(const ClientRequest& req, Pool& pool,
@@ -233,7 +257,11 @@ Task<Result<std::unique_ptr<Connection>>> Client::acquire(const ClientRequest& r
   while (!pool.idle.empty()) {
     auto conn = std::move(pool.idle.back());
     pool.idle.pop_back();
-    if (conn->still_open()) {
+    // A connection idle for a moment is almost surely open; one that sat longer is checked
+    // with a peek (a server's keep-alive timeout may have closed it). Either way a request
+    // that finds it closed is sent again on a new one.
+    bool fresh = Clock::now() - conn->idle_since < std::chrono::seconds(2);
+    if (fresh || conn->still_open()) {
       conn->reused = true;
       co_return conn;
     }
@@ -265,7 +293,7 @@ void Client::release(std::unique_ptr<Connection> conn, bool reusable) {
   auto& pool = *it->second;
   if (reusable) {
     conn->parser().reset();
-    conn->lowest().expires_never();
+    conn->idle_since = Clock::now();
     pool.idle.push_back(std::move(conn));
   } else {
     conn->close();
@@ -308,23 +336,27 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
     if (!conn) co_return std::unexpected(conn.error());
     auto& c = **conn;
     bool reused = c.reused;
-    c.lowest().expires_after(until(deadline, req.timeouts.first_byte_ms));
+    c.reset_expired();
+    c.arm(until(deadline, req.timeouts.first_byte_ms));
     auto [wec, wn] = co_await c.visit([&](auto& s) { return bhttp::async_write(s, out, use_tuple); });
     if (!wec) {
       c.parser().emplace();
       c.parser()->body_limit(boost::none);
       auto [rec, rn] = co_await c.visit(
           [&](auto& s) { return bhttp::async_read_header(s, c.buffer(), *c.parser(), use_tuple); });
+      c.disarm();
       if (!rec) {
         co_return std::make_unique<ClientResponse>(*this, std::move(*conn), deadline,
                                                    req.timeouts.idle_ms);
       }
       wec = rec;
     }
+    c.disarm();
+    bool expired = c.expired();
     release(std::move(*conn), false);
-    bool stale = reused && (wec == bhttp::error::end_of_stream || wec == net::error::eof ||
+    bool stale = !expired && reused && (wec == bhttp::error::end_of_stream || wec == net::error::eof ||
                             wec == net::error::connection_reset || wec == net::error::broken_pipe);
-    if (!stale) co_return std::unexpected(transport_error(wec, "first byte", deadline));
+    if (!stale) co_return std::unexpected(transport_error(wec, "first byte", deadline, expired));
   }
   co_return std::unexpected(core::Error::make(ErrorKind::upstream, "upstream closed the connection"));
 }

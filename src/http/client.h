@@ -37,6 +37,7 @@ struct ClientRequest {
 
 class Connection;
 class Client;
+class Sweeper;
 
 // A response whose head has arrived; the body is read with read_some() or read_all().
 // Destroying it before the body is complete closes the connection (that is how an upstream
@@ -93,6 +94,7 @@ class Client {
   void release(std::unique_ptr<Connection> conn, bool reusable);
 
   net::io_context& ioc_;
+  std::unique_ptr<Sweeper> sweeper_;  // declared before the pools: connections use it
   tcp::resolver resolver_;
   std::unordered_map<std::string, std::unique_ptr<Pool>> pools_;
   std::unordered_map<std::string, std::unique_ptr<net::ssl::context>> tls_;

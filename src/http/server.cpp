@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "http/sweeper.h"
 
 namespace stratus::http {
 
@@ -23,7 +24,10 @@ class WorkerContext : public net::io_context {
 // use the handler and the session set, while the handler's sockets (upstream pools) must be
 // destroyed before the context itself. So: shutdown, then handler, then context.
 struct Server::Worker {
-  explicit Worker(int index) : index(index), acceptor(ioc) {}
+  explicit Worker(int index)
+      : index(index),
+        acceptor(ioc),
+        sweeper(std::make_unique<Sweeper>(ioc.get_executor(), std::chrono::milliseconds(100))) {}
   ~Worker() {
     ioc.shutdown();
     handler = nullptr;
@@ -33,11 +37,12 @@ struct Server::Worker {
   bool draining = false;
   WorkerContext ioc;
   tcp::acceptor acceptor;
+  std::unique_ptr<Sweeper> sweeper;  // header, idle and write timeouts of every session
   Handler handler;
   std::thread thread;
 };
 
-class Session {
+class Session : public Deadline {
  public:
   // Shared with the watcher coroutine, which may resume after the session is gone.
   struct Watch {
@@ -50,9 +55,11 @@ class Session {
           std::shared_ptr<net::cancellation_signal> cancel)
       : server_(server), worker_(worker), stream_(std::move(socket)), cancel_(std::move(cancel)) {
     worker_.sessions.insert(this);
+    worker_.sweeper->add(this);
   }
-  ~Session() {
+  ~Session() override {
     if (watch_) watch_->done = true;
+    worker_.sweeper->remove(this);
     worker_.sessions.erase(this);
   }
 
@@ -60,6 +67,14 @@ class Session {
   void cancel_if_idle() {
     if (idle_) stream_.cancel();
   }
+
+ protected:
+  void on_expired() override {
+    boost::system::error_code ec;
+    stream_.socket().cancel(ec);
+  }
+
+ public:
 
  private:
   friend class Exchange;
@@ -85,7 +100,7 @@ namespace {
 
 std::chrono::milliseconds ms(int v) { return std::chrono::milliseconds(v); }
 
-bool is_timeout(const boost::system::error_code& ec) { return ec == beast::error::timeout; }
+
 
 }  // namespace
 
@@ -113,8 +128,9 @@ Task<bool> Exchange::send(StringResponse res) {
   responded_ = true;
   res.keep_alive(session_.keep_alive() && request_.keep_alive());
   res.prepare_payload();
-  session_.stream_.expires_after(ms(session_.server_.options_.write_timeout_ms));
+  session_.arm(ms(session_.server_.options_.write_timeout_ms));
   auto [ec, n] = co_await bhttp::async_write(session_.stream_, res, use_tuple);
+  session_.disarm();
   if (ec) broken_ = true;
   session_.keep_alive_ = !ec && res.keep_alive();
   co_return !ec;
@@ -127,8 +143,9 @@ Task<bool> Exchange::start_chunked(bhttp::response<bhttp::empty_body> head) {
   head.chunked(true);
   session_.keep_alive_ = head.keep_alive();
   bhttp::response_serializer<bhttp::empty_body> sr(head);
-  session_.stream_.expires_after(ms(session_.server_.options_.write_timeout_ms));
+  session_.arm(ms(session_.server_.options_.write_timeout_ms));
   auto [ec, n] = co_await bhttp::async_write_header(session_.stream_, sr, use_tuple);
+  session_.disarm();
   if (ec) broken_ = true;
   co_return !ec;
 }
@@ -136,17 +153,19 @@ Task<bool> Exchange::start_chunked(bhttp::response<bhttp::empty_body> head) {
 Task<bool> Exchange::write_chunk(std::string_view data) {
   if (broken_) co_return false;
   if (data.empty()) co_return true;  // an empty chunk would end the body
-  session_.stream_.expires_after(ms(session_.server_.options_.write_timeout_ms));
+  session_.arm(ms(session_.server_.options_.write_timeout_ms));
   auto [ec, n] = co_await net::async_write(
       session_.stream_, bhttp::make_chunk(net::const_buffer(data.data(), data.size())), use_tuple);
+  session_.disarm();
   if (ec) broken_ = true;
   co_return !ec;
 }
 
 Task<bool> Exchange::finish_chunked() {
   if (broken_) co_return false;
-  session_.stream_.expires_after(ms(session_.server_.options_.write_timeout_ms));
+  session_.arm(ms(session_.server_.options_.write_timeout_ms));
   auto [ec, n] = co_await net::async_write(session_.stream_, bhttp::make_chunk_last(), use_tuple);
+  session_.disarm();
   if (ec) broken_ = true;
   finished_ = !ec;
   co_return !ec;
@@ -183,6 +202,7 @@ Task<void> Session::watch(tcp::socket& socket, std::shared_ptr<Watch> w) {
   for (;;) {
     auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
     if (w->done) co_return;  // the exchange is over; the socket may be gone: touch nothing
+    if (ec == net::error::operation_aborted) co_return;
     if (!ec) {
       char c;
       ssize_t r = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -213,7 +233,7 @@ Task<bool> Session::wait_first_byte(bool first_request) {
   if (buffer_.size() > 0) co_return true;
   const auto& o = server_.options_;
   idle_ = true;
-  stream_.expires_after(ms(first_request ? o.header_timeout_ms : o.idle_timeout_ms));
+  arm(ms(first_request ? o.header_timeout_ms : o.idle_timeout_ms));
   auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
   idle_ = false;
   buffer_.commit(n);
@@ -224,7 +244,7 @@ Task<void> Session::reject(unsigned status, core::ErrorKind kind, std::string me
   auto res = json_response(status, core::to_openai_json(core::Error::make(kind, std::move(message))));
   res.keep_alive(false);
   res.prepare_payload();
-  stream_.expires_after(ms(server_.options_.write_timeout_ms));
+  arm(ms(server_.options_.write_timeout_ms));
   co_await bhttp::async_write(stream_, res, use_tuple);
   co_await lingering_close();
 }
@@ -234,7 +254,7 @@ Task<void> Session::reject(unsigned status, core::ErrorKind kind, std::string me
 Task<void> Session::lingering_close() {
   boost::system::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.expires_after(2s);
+  arm(2s);
   std::size_t drained = 0;
   char sink[16384];
   while (drained < 64 * 1024 * 1024) {
@@ -257,7 +277,7 @@ Task<void> Session::run() {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
     parser.body_limit(o.max_body_bytes);
-    stream_.expires_after(ms(o.header_timeout_ms));
+    arm(ms(o.header_timeout_ms));
     auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, use_tuple);
     if (ec == bhttp::error::header_limit) {
       co_await reject(431, core::ErrorKind::invalid_request, "request headers too large");
@@ -268,7 +288,7 @@ Task<void> Session::run() {
                       "request body larger than " + std::to_string(o.max_body_bytes) + " bytes");
       co_return;
     }
-    if (is_timeout(ec) || ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+    if (expired() || ec == bhttp::error::end_of_stream || ec == net::error::eof ||
         ec == net::error::operation_aborted) {
       break;
     }
@@ -282,14 +302,14 @@ Task<void> Session::run() {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
         co_await bhttp::async_write(stream_, cont, use_tuple);
       }
-      stream_.expires_after(ms(o.body_timeout_ms));
+      arm(ms(o.body_timeout_ms));
       auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, use_tuple);
       if (bec == bhttp::error::body_limit) {
         co_await reject(413, core::ErrorKind::payload_too_large,
                         "request body larger than " + std::to_string(o.max_body_bytes) + " bytes");
         co_return;
       }
-      if (is_timeout(bec) || bec == net::error::eof || bec == net::error::connection_reset ||
+      if (expired() || bec == net::error::eof || bec == net::error::connection_reset ||
           bec == bhttp::error::partial_message) {
         break;  // the client went away or stalled: nobody to answer
       }
@@ -298,7 +318,7 @@ Task<void> Session::run() {
         co_return;
       }
     }
-    stream_.expires_never();
+    disarm();
     StringRequest req = parser.release();
     Exchange ex(*this, req);
     server_.busy_.fetch_add(1, std::memory_order_relaxed);
