@@ -381,8 +381,9 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
       started = true;
       rec.ttfb_ms = ms_since(t0);
     }
-    if (!co_await ex.write_chunk(out)) break;
-    if (saw_done) break;  // the client has all it needs; don't make it wait for the upstream end
+    // At [DONE] the client has all it needs: end its body in the same write.
+    if (!co_await ex.write_chunk(out, saw_done)) break;
+    if (saw_done) break;
   }
   if (saw_done && !up.done()) {
     // Read the upstream's end of body in the background so its connection can be pooled.
@@ -402,11 +403,8 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
                    : Error::make(ErrorKind::upstream,
                                  "provider '" + t.provider + "' ended the stream before [DONE]");
     rec.error = std::string(core::kind_name(e.kind)) + ": " + e.message;
-    co_await ex.write_chunk(api::sse_error_event(e));
-    co_await ex.finish_chunked();
-  } else {
-    co_await ex.finish_chunked();
-  }
+    co_await ex.write_chunk(api::sse_error_event(e), true);
+  }  // else: the chunk with [DONE] ended the body
   finish(rec, t0);
   co_return true;
 }

@@ -3,7 +3,9 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "core/error.h"
@@ -136,40 +138,53 @@ Task<bool> Exchange::send(StringResponse res) {
   co_return !ec;
 }
 
+// The head is kept until the first chunk so that both leave in one write; a stream whose
+// events are all ready at once (and its end) costs one system call.
 Task<bool> Exchange::start_chunked(bhttp::response<bhttp::empty_body> head) {
   responded_ = true;
   chunked_ = true;
   head.keep_alive(session_.keep_alive() && request_.keep_alive());
   head.chunked(true);
   session_.keep_alive_ = head.keep_alive();
-  bhttp::response_serializer<bhttp::empty_body> sr(head);
+  pending_head_ = "HTTP/1.1 " + std::to_string(head.result_int()) + " " +
+                  std::string(head.reason()) + "\r\n";
+  for (auto& f : head) {
+    pending_head_.append(f.name_string().data(), f.name_string().size());
+    pending_head_ += ": ";
+    pending_head_.append(f.value().data(), f.value().size());
+    pending_head_ += "\r\n";
+  }
+  pending_head_ += "\r\n";
+  co_return true;
+}
+
+Task<bool> Exchange::write_out(std::string_view data, bool last) {
+  if (broken_) co_return false;
+  char size_line[24];
+  int size_len = data.empty() ? 0 : std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+  static constexpr std::string_view kCrlf = "\r\n";
+  static constexpr std::string_view kLast = "0\r\n\r\n";
+  std::array<net::const_buffer, 5> bufs{
+      net::buffer(pending_head_),
+      net::buffer(size_line, static_cast<std::size_t>(size_len)),
+      net::buffer(data.data(), data.size()),
+      net::buffer(kCrlf.data(), data.empty() ? 0 : kCrlf.size()),
+      net::buffer(kLast.data(), last ? kLast.size() : 0)};
   session_.arm(ms(session_.server_.options_.write_timeout_ms));
-  auto [ec, n] = co_await bhttp::async_write_header(session_.stream_, sr, use_tuple);
+  auto [ec, n] = co_await net::async_write(session_.stream_, bufs, use_tuple);
   session_.disarm();
+  pending_head_.clear();
   if (ec) broken_ = true;
+  if (last) finished_ = !ec;
   co_return !ec;
 }
 
-Task<bool> Exchange::write_chunk(std::string_view data) {
-  if (broken_) co_return false;
-  if (data.empty()) co_return true;  // an empty chunk would end the body
-  session_.arm(ms(session_.server_.options_.write_timeout_ms));
-  auto [ec, n] = co_await net::async_write(
-      session_.stream_, bhttp::make_chunk(net::const_buffer(data.data(), data.size())), use_tuple);
-  session_.disarm();
-  if (ec) broken_ = true;
-  co_return !ec;
+Task<bool> Exchange::write_chunk(std::string_view data, bool last) {
+  if (data.empty() && !last && pending_head_.empty()) co_return !broken_;
+  co_return co_await write_out(data, last);
 }
 
-Task<bool> Exchange::finish_chunked() {
-  if (broken_) co_return false;
-  session_.arm(ms(session_.server_.options_.write_timeout_ms));
-  auto [ec, n] = co_await net::async_write(session_.stream_, bhttp::make_chunk_last(), use_tuple);
-  session_.disarm();
-  if (ec) broken_ = true;
-  finished_ = !ec;
-  co_return !ec;
-}
+Task<bool> Exchange::finish_chunked() { co_return co_await write_out({}, true); }
 
 Task<bool> Exchange::client_gone() {
   auto& sock = session_.stream_.socket();

@@ -40,8 +40,10 @@ class Exchange {
 
   // Whole response; content-length and keep-alive are set here. False: the client is gone.
   Task<bool> send(StringResponse res);
+  // The head is sent together with the first chunk.
   Task<bool> start_chunked(bhttp::response<bhttp::empty_body> head);
-  Task<bool> write_chunk(std::string_view data);
+  // `last`: this chunk ends the body (saves a separate write for the terminator).
+  Task<bool> write_chunk(std::string_view data, bool last = false);
   Task<bool> finish_chunked();
   // Completes with true when the client closed the connection, which lets a handler cancel
   // the upstream work it started for it (use with awaitable_operators::operator||).
@@ -59,8 +61,11 @@ class Exchange {
   bool incomplete() const { return chunked_ && !finished_; }
 
  private:
+  Task<bool> write_out(std::string_view data, bool last);
+
   Session& session_;
   StringRequest& request_;
+  std::string pending_head_;
   bool responded_ = false;
   bool broken_ = false;
   bool chunked_ = false;

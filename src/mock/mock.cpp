@@ -292,11 +292,16 @@ class Handler {
     if (!paced && !faults) {
       std::string all;
       for (auto& e : events) all += e;
-      if (!co_await ex.write_chunk(all) || !co_await ex.finish_chunked()) {
+      if (!co_await ex.write_chunk(all, true)) {
         stats_.cancelled.fetch_add(1, std::memory_order_relaxed);
         co_return;
       }
       stats_.completed_streams.fetch_add(1, std::memory_order_relaxed);
+      co_return;
+    }
+    // Like a real provider, send the head at once; the tokens follow at their pace.
+    if (!co_await ex.write_chunk({})) {
+      stats_.cancelled.fetch_add(1, std::memory_order_relaxed);
       co_return;
     }
     for (std::size_t i = 0; i < events.size(); ++i) {
