@@ -66,6 +66,9 @@ class Connection : public Deadline {
       : pool_key_(std::move(pool_key)),
         sweeper_(sweeper),
         stream_(std::in_place_type<PlainStream>, std::move(s)) {
+    // Beast reads at most the buffer's spare capacity (512 bytes for an empty one): a stream
+    // would arrive in slivers, each relayed with its own write.
+    buffer_.reserve(kBodyBuf);
     sweeper_.add(this);
   }
   ~Connection() override { sweeper_.remove(this); }

@@ -56,6 +56,7 @@ class Session : public Deadline {
   Session(Server& server, Server::Worker& worker, tcp::socket socket,
           std::shared_ptr<net::cancellation_signal> cancel)
       : server_(server), worker_(worker), stream_(std::move(socket)), cancel_(std::move(cancel)) {
+    buffer_.reserve(8192);  // Beast reads at most the spare capacity (512 bytes when empty)
     worker_.sessions.insert(this);
     worker_.sweeper->add(this);
   }
