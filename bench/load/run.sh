@@ -1,0 +1,433 @@
+#!/usr/bin/env bash
+# Side-by-side load benchmark on this machine, same load generator, same upstream:
+#   direct   wrk -> stratus mock (the upstream itself)
+#   nginx    wrk -> nginx proxy_pass (keepalive upstream) -> mock
+#   stratus  wrk -> stratus serve -> mock
+#   portkey  wrk -> @portkey-ai/gateway -> mock            (only with PEERS=1)
+# Cases: non-streaming and streaming chat completions at 64 and 1 connections (wrk + chat.lua),
+# then time to first byte of a stream at 1 connection (ttfb.mjs). Everything listens on
+# 127.0.0.1 and lives in a temp dir; every process started here is stopped on exit.
+#
+# Usage: bench/load/run.sh [path/to/stratus]        (from `make bench`: build/stratus)
+# Environment:
+#   BENCH_SECONDS=5   measured seconds per case      BENCH_WARMUP=1   warm-up seconds per case
+#   BENCH_TTFB_N=500  sequential requests for TTFB   PEERS=1          also benchmark peer gateways
+#   BENCH_WORKERS=2   nginx/stratus workers          BENCH_PERF=1     profile stratus with perf
+#   BENCH_PRIME=2     seconds of load per target before the first case (JIT, pools); 0 = none
+#   BENCH_ROUNDS=1    repeat the wrk cases; the report keeps each row's median round by req/s
+#   BENCH_KEEP=1      keep the temp dir (logs, configs) for inspection
+# Writes the report to bench/results/latest.md. Exit status 1 when a target answered anything
+# other than 2xx (the rows are marked in the table).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+stratus_bin=${1:-$root/build/stratus}
+secs=${BENCH_SECONDS:-5}
+warmup=${BENCH_WARMUP:-1}
+prime=${BENCH_PRIME:-2}
+rounds=${BENCH_ROUNDS:-1}
+ttfb_n=${BENCH_TTFB_N:-500}
+workers=${BENCH_WORKERS:-2}
+peers=${PEERS:-0}
+results_dir=$root/bench/results
+body_file=$here/chat.json
+
+die() { echo "bench: $*" >&2; exit 2; }
+[[ -x $stratus_bin ]] || die "no stratus binary at $stratus_bin (run 'make build')"
+stratus_bin=$(realpath "$stratus_bin")
+for tool in wrk nginx node curl; do
+  command -v "$tool" >/dev/null || die "$tool not found (run 'bash scripts/deps.sh bench')"
+done
+[[ $secs =~ ^[0-9]+$ && $secs -ge 1 ]] || die "BENCH_SECONDS must be a whole number >= 1"
+[[ $warmup =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a whole number"
+[[ $prime =~ ^[0-9]+$ ]] || die "BENCH_PRIME must be a whole number"
+[[ $rounds =~ ^[0-9]+$ && $rounds -ge 1 ]] || die "BENCH_ROUNDS must be a whole number >= 1"
+
+tmp=$(mktemp -d /tmp/stratus-bench.XXXXXX)
+chmod 755 "$tmp" # nginx workers run as nobody when we are root
+# A private copy: a concurrent rebuild of build/stratus cannot change the binary mid-run.
+cp "$stratus_bin" "$tmp/stratus"
+stratus_bin=$tmp/stratus
+jsonl=$tmp/results.jsonl
+: >"$jsonl"
+pids=()
+
+cleanup() {
+  local rc=$? p
+  trap - EXIT INT TERM
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "bench: kept $tmp" >&2; else rm -rf "$tmp"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+warn() { printf '\n\033[1;31m!!!!!!!! WARNING: %s !!!!!!!!\033[0m\n\n' "$*" >&2; }
+json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "${s//$'\n'/ }"; }
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v l="${load_start%% *}" -v n="$(nproc)" 'BEGIN{exit !(l > n)}'; then
+  warn "load average is already $load_start on $(nproc) CPUs: other work is running, numbers will be noisy"
+fi
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# wait_for_line FILE REGEX PID: prints the first match of REGEX in FILE; fails if PID dies or 10 s pass.
+wait_for_line() {
+  local file=$1 re=$2 pid=$3 m
+  for _ in $(seq 200); do
+    m=$(grep -oE "$re" "$file" 2>/dev/null | head -1 || true)
+    [[ -n $m ]] && { echo "$m"; return 0; }
+    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; return 1; }
+    sleep 0.05
+  done
+  cat "$file" >&2
+  return 1
+}
+
+# wait_for_http URL PID: until anything answers HTTP on URL (10 s).
+wait_for_http() {
+  local url=$1 pid=$2
+  for _ in $(seq 200); do
+    curl -s -o /dev/null --max-time 1 "$url" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+log "upstream: stratus mock"
+"$stratus_bin" mock --port 0 --workers 1 --name upstream >"$tmp/mock.log" 2>&1 &
+mock_pid=$!
+pids+=("$mock_pid")
+up_port=$(wait_for_line "$tmp/mock.log" 'listening on http://127\.0\.0\.1:[0-9]+' "$mock_pid" | grep -oE '[0-9]+$') ||
+  die "the mock did not start"
+
+log "nginx ($workers workers)"
+mkdir -p "$tmp/nginx"
+nginx_port=$(free_port)
+cat >"$tmp/nginx/nginx.conf" <<EOF
+# Generated by bench/load/run.sh. A private instance: own prefix, pid file, logs and temp dirs.
+daemon off;
+master_process on;
+worker_processes $workers;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log $tmp/nginx/access.log combined buffer=64k;
+  client_body_temp_path $tmp/nginx/client_body;
+  proxy_temp_path $tmp/nginx/proxy;
+  fastcgi_temp_path $tmp/nginx/fastcgi;
+  uwsgi_temp_path $tmp/nginx/uwsgi;
+  scgi_temp_path $tmp/nginx/scgi;
+  keepalive_timeout 75s;
+  keepalive_requests 100000;   # default 1000 would reconnect wrk every 1000 requests
+  upstream mock {
+    server 127.0.0.1:$up_port;
+    keepalive 128;
+    keepalive_requests 100000;
+  }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    # Non-streaming requests: the default buffered proxying.
+    location / {
+      proxy_pass http://mock;
+    }
+    # Streaming requests come to /stream/v1/...: unbuffered, so each chunk is relayed at once.
+    location /stream/ {
+      proxy_pass http://mock/;
+      proxy_buffering off;
+    }
+  }
+}
+EOF
+nginx -t -q -p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" 2>"$tmp/nginx/test.log" ||
+  { cat "$tmp/nginx/test.log" >&2; die "nginx config test failed"; }
+nginx -p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" >"$tmp/nginx/stdout.log" 2>&1 &
+nginx_pid=$!
+pids+=("$nginx_pid")
+wait_for_http "http://127.0.0.1:$nginx_port/" "$nginx_pid" || { cat "$tmp/nginx/error.log" >&2; die "nginx did not start"; }
+
+log "stratus ($workers workers)"
+cat >"$tmp/stratus.yaml" <<EOF
+# Generated by bench/load/run.sh.
+server:
+  listen: "127.0.0.1:0"
+  workers: $workers
+  access_log: $tmp/stratus-access.log
+providers:
+  - name: upstream
+    type: openai
+    base_url: http://127.0.0.1:$up_port/v1
+models:
+  - name: bench
+    deployments:
+      - {provider: upstream, model: mock-small}
+EOF
+"$stratus_bin" serve --config "$tmp/stratus.yaml" --listen 127.0.0.1:0 --workers "$workers" >"$tmp/stratus.log" 2>&1 &
+stratus_pid=$!
+pids+=("$stratus_pid")
+stratus_port=$(wait_for_line "$tmp/stratus.log" 'stratus listening on http://127\.0\.0\.1:[0-9]+' "$stratus_pid" | grep -oE '[0-9]+$') ||
+  die "stratus did not start"
+
+# Targets: name, base URL, path for non-streaming, path for streaming, extra headers ("|"-separated).
+t_names=(direct nginx stratus)
+t_url=("http://127.0.0.1:$up_port" "http://127.0.0.1:$nginx_port" "http://127.0.0.1:$stratus_port")
+t_path=(/v1/chat/completions /v1/chat/completions /v1/chat/completions)
+t_spath=(/v1/chat/completions /stream/v1/chat/completions /v1/chat/completions)
+t_hdrs=("" "" "")
+
+portkey_version=""
+if [[ $peers == 1 ]]; then
+  peers_dir=$root/bench/peers
+  if [[ ! -f $peers_dir/node_modules/.package-lock.json || $peers_dir/package-lock.json -nt $peers_dir/node_modules/.package-lock.json ]]; then
+    log "npm ci in bench/peers"
+    (cd "$peers_dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) || die "npm ci failed in bench/peers"
+  fi
+  portkey_version=$(node -p "require('$peers_dir/node_modules/@portkey-ai/gateway/package.json').version")
+  log "portkey gateway $portkey_version (one Node process)"
+  pk_port=$(free_port)
+  (cd "$peers_dir" && exec node --import ./loopback.mjs node_modules/@portkey-ai/gateway/build/start-server.js \
+    --port="$pk_port" --headless) >"$tmp/portkey.log" 2>&1 &
+  pk_pid=$!
+  pids+=("$pk_pid")
+  wait_for_http "http://127.0.0.1:$pk_port/" "$pk_pid" || { cat "$tmp/portkey.log" >&2; die "portkey did not start"; }
+  t_names+=(portkey)
+  t_url+=("http://127.0.0.1:$pk_port")
+  t_path+=(/v1/chat/completions)
+  t_spath+=(/v1/chat/completions)
+  t_hdrs+=("x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$up_port/v1|Authorization: Bearer dummy")
+fi
+
+# Requests each target completed, warm-ups included, to check its access log against.
+declare -A done_count=()
+count_done() { done_count[$1]=$((${done_count[$1]:-0} + ${2:-0})); }
+# wrk_requests FILE: completed requests in a wrk output (0 when none).
+wrk_requests() { grep -m1 -oE '"requests":[0-9]+' "$1" 2>/dev/null | cut -d: -f2 || echo 0; }
+
+# preflight I STREAM: one request with curl; prints "ok" or what is wrong.
+preflight() {
+  local i=$1 stream=$2 path=${t_path[$1]} body code expect='"object":"chat.completion"'
+  local -a hargs=(-H 'Content-Type: application/json')
+  local h
+  IFS='|' read -ra hs <<<"${t_hdrs[$i]}"
+  for h in "${hs[@]}"; do [[ -n $h ]] && hargs+=(-H "$h"); done
+  body=$(<"$body_file")
+  if ((stream)); then
+    body=${body/\"stream\":false/\"stream\":true}
+    path=${t_spath[$i]}
+    expect='data: [DONE]'
+  fi
+  code=$(curl -s -o "$tmp/preflight.out" -w '%{http_code}' --max-time 10 "${hargs[@]}" \
+    --data-binary "$body" "${t_url[$i]}$path" || true)
+  [[ $code == 000 ]] || count_done "${t_names[$i]}" 1
+  if [[ $code != 200 ]]; then
+    echo "HTTP $code: $(head -c 200 "$tmp/preflight.out" | tr -d '\n')"
+  elif ! grep -qF "$expect" "$tmp/preflight.out"; then
+    echo "200 but the body lacks $expect"
+  else
+    echo ok
+  fi
+}
+
+# run_case I CASE STREAM THREADS CONNS ROUND
+run_case() {
+  local i=$1 kase=$2 stream=$3 threads=$4 conns=$5 round=$6
+  local name=${t_names[$i]} path=${t_path[$i]} pf ok=true out res
+  ((stream)) && path=${t_spath[$i]}
+  preflight "$i" "$stream" >"$tmp/preflight.msg"
+  pf=$(<"$tmp/preflight.msg")
+  [[ $pf == ok ]] || { ok=false; warn "$name / $kase: preflight failed: $pf"; }
+  export BENCH_BODY=$body_file BENCH_STREAM=$stream BENCH_PATH=$path BENCH_HEADERS=${t_hdrs[$i]} \
+    BENCH_LABEL="$name/$kase" BENCH_CONNS=$conns
+  if ((warmup > 0)); then
+    timeout -k 5 $((warmup + 30)) wrk -t"$threads" -c"$conns" -d"${warmup}s" --timeout 10s -s "$here/chat.lua" \
+      "${t_url[$i]}" >"$tmp/warmup.txt" 2>&1 || true
+    count_done "$name" "$(wrk_requests "$tmp/warmup.txt")"
+  fi
+  out=$tmp/wrk-$name-${kase// /_}-$round.txt
+  timeout -k 5 $((secs + 30)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency -s "$here/chat.lua" \
+    "${t_url[$i]}" >"$out" 2>&1 || true
+  res=$(grep -m1 '^BENCHJSON ' "$out" | cut -d' ' -f2- || true)
+  count_done "$name" "$(wrk_requests "$out")"
+  if [[ -z $res ]]; then
+    warn "$name / $kase: wrk gave no result"
+    cat "$out" >&2
+    res=null
+    printf '{"kind":"wrk","target":"%s","case":"%s","round":%d,"missing":true,"preflight_ok":%s,"preflight_msg":%s,"result":null}\n' \
+      "$name" "$kase" "$round" "$ok" "$(json_str "$pf")" >>"$jsonl"
+    return
+  fi
+  printf '{"kind":"wrk","target":"%s","case":"%s","round":%d,"preflight_ok":%s,"preflight_msg":%s,"result":%s}\n' \
+    "$name" "$kase" "$round" "$ok" "$(json_str "$pf")" "$res" >>"$jsonl"
+  local non2xx
+  non2xx=$(grep -oE '"non2xx":[0-9]+' <<<"$res" | cut -d: -f2)
+  ((non2xx == 0)) || warn "$name / $kase: $non2xx non-2xx responses"
+  printf '   %-8s %-12s %s\n' "$name" "$kase" \
+    "$(grep -oE '"(rps|p50_us|p99_us|non2xx)":[0-9.]+' <<<"$res" | tr '\n' ' ')" >&2
+}
+
+if ((prime > 0)); then
+  log "priming every target: ${prime}s of non-streaming load at 64 connections"
+  for ti in "${!t_names[@]}"; do
+    BENCH_BODY=$body_file BENCH_STREAM=0 BENCH_PATH=${t_path[$ti]} BENCH_HEADERS=${t_hdrs[$ti]} BENCH_LABEL=prime BENCH_CONNS=64 \
+      timeout -k 5 $((prime + 30)) wrk -t2 -c64 -d"${prime}s" --timeout 10s -s "$here/chat.lua" "${t_url[$ti]}" \
+      >"$tmp/prime.txt" 2>&1 || true
+    count_done "${t_names[$ti]}" "$(wrk_requests "$tmp/prime.txt")"
+  done
+fi
+
+cases=("chat c64" "chat c1" "stream c64" "stream c1")
+c_stream=(0 0 1 1)
+c_threads=(2 1 2 1)
+c_conns=(64 1 64 1)
+for round in $(seq "$rounds"); do
+  for ci in "${!cases[@]}"; do
+    log "case ${cases[$ci]}: ${warmup}s warm-up + ${secs}s per target$( ((rounds > 1)) && echo " (round $round/$rounds)")"
+    for ti in "${!t_names[@]}"; do
+      run_case "$ti" "${cases[$ci]}" "${c_stream[$ci]}" "${c_threads[$ci]}" "${c_conns[$ci]}" "$round"
+    done
+  done
+done
+
+log "time to first byte, stream, 1 connection, $ttfb_n requests per target"
+for ti in "${!t_names[@]}"; do
+  name=${t_names[$ti]}
+  preflight "$ti" 1 >"$tmp/preflight.msg"
+  pf=$(<"$tmp/preflight.msg")
+  ok=true
+  [[ $pf == ok ]] || { ok=false; warn "$name / ttfb: preflight failed: $pf"; }
+  hargs=()
+  IFS='|' read -ra hs <<<"${t_hdrs[$ti]}"
+  for h in "${hs[@]}"; do [[ -n $h ]] && hargs+=(--header "$h"); done
+  res=$(timeout -k 5 120 node "$here/ttfb.mjs" --url "${t_url[$ti]}${t_spath[$ti]}" --n "$ttfb_n" \
+    --body "$body_file" --label "$name" "${hargs[@]}" 2>"$tmp/ttfb-$name.err" | grep -m1 '^TTFBJSON ' | cut -d' ' -f2- || true)
+  if [[ -z $res ]]; then
+    warn "$name / ttfb: no result"
+    cat "$tmp/ttfb-$name.err" >&2
+    printf '{"kind":"ttfb","target":"%s","missing":true,"preflight_ok":%s,"preflight_msg":%s,"result":null}\n' \
+      "$name" "$ok" "$(json_str "$pf")" >>"$jsonl"
+    continue
+  fi
+  count_done "$name" $((50 + ttfb_n)) # its warm-up + the measured ones
+  printf '{"kind":"ttfb","target":"%s","preflight_ok":%s,"preflight_msg":%s,"result":%s}\n' \
+    "$name" "$ok" "$(json_str "$pf")" "$res" >>"$jsonl"
+  printf '   %-8s %s\n' "$name" "$res" >&2
+done
+
+# Optional: where stratus spends its CPU at 64 connections (a flat profile: self time per symbol).
+perf_case() { # KASE STREAM
+  local kase=$1 stream=$2 si=2 wrk_pid dsos syms
+  local path=${t_path[$si]}
+  ((stream)) && path=${t_spath[$si]}
+  log "perf: profiling stratus during $kase (${secs}s)"
+  BENCH_BODY=$body_file BENCH_STREAM=$stream BENCH_PATH=$path BENCH_HEADERS="" BENCH_LABEL=perf BENCH_CONNS=64 \
+    timeout -k 5 $((secs + 30)) wrk -t2 -c64 -d"$((secs + 1))s" --timeout 10s -s "$here/chat.lua" "${t_url[$si]}" \
+    >"$tmp/wrk-perf.txt" 2>&1 &
+  wrk_pid=$!
+  sleep 0.5
+  timeout -k 5 $((secs + 30)) perf record -q -F 999 -p "$stratus_pid" -o "$tmp/perf.data" -- sleep "$secs" \
+    >/dev/null 2>&1 || true
+  wait "$wrk_pid" || true
+  count_done stratus "$(wrk_requests "$tmp/wrk-perf.txt")"
+  dsos=$(perf report -i "$tmp/perf.data" --stdio -F overhead,dso 2>/dev/null | grep -vE '^#|^$' |
+    sed -E 's/ +$//' | head -12 || true)
+  syms=$(perf report -i "$tmp/perf.data" --stdio -F overhead,dso,sym --percent-limit 0.8 2>/dev/null |
+    grep -vE '^#|^$' | sed -E 's/ +$//; s/  +/  /g' | cut -c1-170 | head -40 || true)
+  node -e 'const [t,a,b]=process.argv.slice(1);for(const [title,text] of [[t+", self time by DSO",a],[t+", self time by symbol (>= 0.8%)",b]])console.log(JSON.stringify({kind:"perf",title,text}))' \
+    "perf record -F 999 -p <stratus> during $kase" "$dsos" "$syms" >>"$jsonl"
+}
+if [[ ${BENCH_PERF:-0} == 1 ]]; then
+  if command -v perf >/dev/null; then
+    perf_case "chat c64" 0
+    perf_case "stream c64" 1
+  else
+    warn "BENCH_PERF=1 but perf is not installed (apt-get install linux-perf)"
+  fi
+fi
+
+# Memory after the run.
+rss_of() { awk '/^VmRSS/{r=$2} /^VmHWM/{h=$2} END{print r+0, h+0}' "/proc/$1/status" 2>/dev/null || echo "0 0"; }
+record_rss() { # name pid...
+  local name=$1 r=0 h=0 n=0 p a b
+  shift
+  for p in "$@"; do
+    read -r a b < <(rss_of "$p")
+    r=$((r + a)); h=$((h + b)); n=$((n + 1))
+  done
+  printf '{"kind":"rss","target":"%s","rss_kb":%d,"hwm_kb":%d,"procs":%d}\n' "$name" "$r" "$h" "$n" >>"$jsonl"
+}
+record_rss stratus "$stratus_pid"
+record_rss nginx "$nginx_pid" $(pgrep -P "$nginx_pid" || true)
+[[ $peers == 1 ]] && record_rss portkey "$pk_pid"
+record_rss "upstream mock" "$mock_pid"
+
+# Stop stratus the way an operator would (SIGTERM: drain, then exit) and record how it went; its
+# access log is complete once it has exited.
+kill -TERM "$stratus_pid" 2>/dev/null || true
+for _ in $(seq 100); do kill -0 "$stratus_pid" 2>/dev/null || break; sleep 0.1; done
+stratus_exit=0
+if kill -0 "$stratus_pid" 2>/dev/null; then
+  stratus_exit="still running 10 s after SIGTERM"
+else
+  wait "$stratus_pid" 2>/dev/null || stratus_exit=$?
+fi
+if [[ $stratus_exit != 0 ]]; then
+  msg="stratus did not exit cleanly on SIGTERM: status $stratus_exit"
+  [[ $stratus_exit =~ ^[0-9]+$ ]] && ((stratus_exit > 128)) && msg+=" (signal $((stratus_exit - 128)): $(kill -l $((stratus_exit - 128)) 2>/dev/null || echo ?))"
+  warn "$msg"
+  printf '{"kind":"note","text":%s}\n' "$(json_str "**$msg** (stratus log: $(tail -c 300 "$tmp/stratus.log" | tr '\n' ' '))")" >>"$jsonl"
+fi
+kill -USR1 "$nginx_pid" 2>/dev/null || true # reopen logs = flush the 64k buffers
+sleep 0.5
+s_lines=$(wc -l <"$tmp/stratus-access.log" 2>/dev/null || echo 0)
+n_lines=$(wc -l <"$tmp/nginx/access.log" 2>/dev/null || echo 0)
+access_note() { # name lines
+  local c=${done_count[$1]:-0}
+  if (($2 >= c)); then
+    echo "$1 $2 lines for $c completed requests"
+  else
+    echo "**$1 $2 lines for $c completed requests: $((c - $2)) lines missing**"
+  fi
+}
+printf '{"kind":"note","text":%s}\n' "$(json_str "Access logs (warm-ups included; a few more lines than requests is normal: wrk stops with requests in flight): $(access_note stratus "$s_lines"); $(access_note nginx "$n_lines"). stratus exit status after SIGTERM: $stratus_exit.")" >>"$jsonl"
+
+git_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -n $(git -C "$root" status --porcelain -- src 2>/dev/null) ]] && git_rev+="+dirty"
+wrk_version=$( (wrk -v 2>&1 || true) | head -1 | awk '{print $1, $2}')
+nginx_version=$(nginx -v 2>&1 | sed 's/.*nginx\///')
+targets_json=$(printf '"%s",' "${t_names[@]}")
+cases_json=$(printf '"%s",' "${cases[@]}")
+printf '{"kind":"meta","date":"%s","commit":"%s","cpus":%d,"load_start":"%s","load_end":"%s","seconds":%d,"warmup":%d,"prime":%d,"rounds":%d,"ttfb_n":%d,"proxy_workers":%d,"body_bytes":%d,"wrk_version":%s,"nginx_version":%s,"node_version":"%s","portkey_version":%s,"targets":[%s],"cases":[%s]}\n' \
+  "$(date -u '+%Y-%m-%d %H:%M UTC')" "$git_rev" "$(nproc)" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" "$secs" "$warmup" "$prime" "$rounds" "$ttfb_n" "$workers" \
+  "$(tr -d '\n' <"$body_file" | wc -c)" "$(json_str "$wrk_version")" "$(json_str "$nginx_version")" "$(node -v)" \
+  "$( [[ -n $portkey_version ]] && json_str "$portkey_version" || echo null)" "${targets_json%,}" "${cases_json%,}" >>"$jsonl"
+
+mkdir -p "$results_dir"
+rc=0
+node "$here/report.mjs" "$jsonl" >"$tmp/latest.md" || rc=$?
+cp "$tmp/latest.md" "$results_dir/latest.md"
+echo
+cat "$results_dir/latest.md"
+echo
+echo "(written to ${results_dir#"$root"/}/latest.md)"
+if ((rc != 0)); then
+  warn "some targets failed; see the marked rows above"
+  exit 1
+fi
