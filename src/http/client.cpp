@@ -156,6 +156,23 @@ Task<Result<std::string_view>> ClientResponse::read_some() {
     auto& body = parser.get().body();
     body.data = conn_->body_buf();
     body.size = Connection::kBodyBuf;
+    // Bytes already buffered are parsed at once: no asynchronous operation to post.
+    if (auto& buf = conn_->buffer(); buf.size() > 0) {
+      boost::system::error_code pec;
+      std::size_t used = parser.put(buf.data(), pec);
+      buf.consume(used);
+      if (pec == bhttp::error::need_buffer || pec == bhttp::error::need_more) pec = {};
+      if (pec) {
+        co_return std::unexpected(core::Error::make(
+            ErrorKind::upstream, "malformed upstream response: " + pec.message()));
+      }
+      std::size_t got = Connection::kBodyBuf - parser.get().body().size;
+      if (got > 0) co_return std::string_view(conn_->body_buf(), got);
+      if (parser.is_done()) break;
+      if (used > 0) continue;
+      body.data = conn_->body_buf();
+      body.size = Connection::kBodyBuf;
+    }
     conn_->arm(until(deadline_, idle_ms_));
     auto [ec, n] = co_await conn_->visit([&](auto& s) {
       return bhttp::async_read_some(s, conn_->buffer(), parser, use_tuple);

@@ -84,7 +84,9 @@ class Session : public Deadline {
   Task<bool> wait_first_byte(bool first_request);
   void start_watch();
   void stop_watch();
-  static Task<void> watch(tcp::socket& socket, std::shared_ptr<Watch> w);
+  static void watch(tcp::socket& socket, std::shared_ptr<Watch> w);
+  enum class ReadOutcome { ok, close, rejected };
+  Task<ReadOutcome> read_request(bhttp::request_parser<bhttp::string_body>& parser);
   Task<void> reject(unsigned status, core::ErrorKind kind, std::string message);
   Task<void> lingering_close();
   bool keep_alive() const { return keep_alive_ && !worker_.draining; }
@@ -214,28 +216,31 @@ bool Exchange::client_left() const { return session_.watch_ && session_.watch_->
 
 // ---- Session ----
 
-Task<void> Session::watch(tcp::socket& socket, std::shared_ptr<Watch> w) {
-  for (;;) {
-    auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
-    if (w->done) co_return;  // the exchange is over; the socket may be gone: touch nothing
-    if (ec == net::error::operation_aborted) co_return;
+// A plain completion handler rather than a coroutine: no frame to allocate and no spawn to
+// post on every request.
+void Session::watch(tcp::socket& socket, std::shared_ptr<Watch> w) {
+  socket.async_wait(tcp::socket::wait_read, [&socket, w](boost::system::error_code ec) {
+    if (w->done) return;  // the exchange is over; the socket may be gone: touch nothing
+    if (ec == net::error::operation_aborted) return;
     if (!ec) {
       char c;
       ssize_t r = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
-      if (r > 0) co_return;  // a pipelined request: the client is there
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        watch(socket, w);
+        return;
+      }
+      if (r > 0) return;  // a pipelined request: the client is there
     }
     w->gone = true;
     w->cancel->emit(net::cancellation_type::terminal);
-    co_return;
-  }
+  });
 }
 
 void Session::start_watch() {
   if (watch_) return;
   watch_ = std::make_shared<Watch>();
   watch_->cancel = cancel_;
-  net::co_spawn(stream_.get_executor(), watch(stream_.socket(), watch_), net::detached);
+  watch(stream_.socket(), watch_);
 }
 
 void Session::stop_watch() {
@@ -281,6 +286,64 @@ Task<void> Session::lingering_close() {
   stream_.socket().close(ec);
 }
 
+namespace {
+// Parses what is already buffered, so a request that arrived whole (the usual case) costs no
+// further asynchronous operation. need_more is not an error here.
+boost::system::error_code feed(bhttp::request_parser<bhttp::string_body>& parser,
+                               beast::flat_buffer& buffer) {
+  boost::system::error_code ec;
+  while (buffer.size() > 0 && !parser.is_done()) {
+    std::size_t n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    if (ec == bhttp::error::need_more) return {};
+    if (ec || n == 0) return ec;
+  }
+  return ec;
+}
+}  // namespace
+
+Task<Session::ReadOutcome> Session::read_request(bhttp::request_parser<bhttp::string_body>& parser) {
+  const auto& o = server_.options_;
+  arm(ms(o.header_timeout_ms));
+  auto ec = feed(parser, buffer_);
+  if (!ec && !parser.is_header_done()) {
+    auto [hec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, use_tuple);
+    ec = hec;
+    if (!ec) ec = feed(parser, buffer_);
+  }
+  bool body_phase = false;
+  if (!ec && !parser.is_done()) {
+    body_phase = true;
+    if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+      co_await bhttp::async_write(stream_, cont, use_tuple);
+    }
+    arm(ms(o.body_timeout_ms));
+    auto [bec, n] = co_await bhttp::async_read(stream_, buffer_, parser, use_tuple);
+    ec = bec;
+  }
+  disarm();
+  if (!ec) co_return ReadOutcome::ok;
+  if (ec == bhttp::error::header_limit) {
+    co_await reject(431, core::ErrorKind::invalid_request, "request headers too large");
+    co_return ReadOutcome::rejected;
+  }
+  if (ec == bhttp::error::body_limit) {
+    co_await reject(413, core::ErrorKind::payload_too_large,
+                    "request body larger than " + std::to_string(o.max_body_bytes) + " bytes");
+    co_return ReadOutcome::rejected;
+  }
+  if (expired() || ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+      ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+      (body_phase && ec == bhttp::error::partial_message)) {
+    co_return ReadOutcome::close;  // the client went away or stalled: nobody to answer
+  }
+  co_await reject(400, core::ErrorKind::invalid_request,
+                  std::string(body_phase ? "malformed HTTP request body: " : "malformed HTTP request: ") +
+                      ec.message());
+  co_return ReadOutcome::rejected;
+}
+
 Task<void> Session::run() {
   // A client that leaves cancels the handler's pending operation (see Exchange::watch_client);
   // the handler sees that as an error value, not an exception.
@@ -293,47 +356,9 @@ Task<void> Session::run() {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
     parser.body_limit(o.max_body_bytes);
-    arm(ms(o.header_timeout_ms));
-    auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, use_tuple);
-    if (ec == bhttp::error::header_limit) {
-      co_await reject(431, core::ErrorKind::invalid_request, "request headers too large");
-      co_return;
-    }
-    if (ec == bhttp::error::body_limit) {
-      co_await reject(413, core::ErrorKind::payload_too_large,
-                      "request body larger than " + std::to_string(o.max_body_bytes) + " bytes");
-      co_return;
-    }
-    if (expired() || ec == bhttp::error::end_of_stream || ec == net::error::eof ||
-        ec == net::error::operation_aborted) {
-      break;
-    }
-    if (ec) {
-      co_await reject(400, core::ErrorKind::invalid_request, "malformed HTTP request: " + ec.message());
-      co_return;
-    }
-    if (!parser.is_done()) {
-      auto& req = parser.get();
-      if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-        co_await bhttp::async_write(stream_, cont, use_tuple);
-      }
-      arm(ms(o.body_timeout_ms));
-      auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, use_tuple);
-      if (bec == bhttp::error::body_limit) {
-        co_await reject(413, core::ErrorKind::payload_too_large,
-                        "request body larger than " + std::to_string(o.max_body_bytes) + " bytes");
-        co_return;
-      }
-      if (expired() || bec == net::error::eof || bec == net::error::connection_reset ||
-          bec == bhttp::error::partial_message) {
-        break;  // the client went away or stalled: nobody to answer
-      }
-      if (bec) {
-        co_await reject(400, core::ErrorKind::invalid_request, "malformed HTTP request body: " + bec.message());
-        co_return;
-      }
-    }
+    auto outcome = co_await read_request(parser);
+    if (outcome == ReadOutcome::close) break;
+    if (outcome == ReadOutcome::rejected) co_return;
     disarm();
     StringRequest req = parser.release();
     Exchange ex(*this, req);
