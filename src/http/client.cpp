@@ -8,6 +8,7 @@
 #include <boost/url.hpp>
 
 #include "http/sweeper.h"
+#include <array>
 #include <variant>
 
 namespace stratus::http {
@@ -48,11 +49,31 @@ core::Error transport_error(const boost::system::error_code& ec, std::string_vie
 
 struct Client::Origin {
   bool tls = false;
-  std::string host;
+  std::string host;  // without IPv6 brackets, for DNS, SNI and certificate checks
   std::string port;
-  std::string target;  // path and query of the request
-  std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
+  std::string host_header;  // as in the URL, for the Host header
+  std::string target;       // path and query of the request
+  std::string key;          // pool key: scheme, host and port
 };
+
+Result<Client::Origin> Client::parse_origin(const std::string& url) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https")) {
+    return std::unexpected(core::Error::make(ErrorKind::internal, "bad upstream URL: " + url));
+  }
+  Origin origin;
+  origin.tls = parsed->scheme() == "https";
+  origin.host = parsed->encoded_host();
+  if (origin.host.size() > 2 && origin.host.front() == '[') {
+    origin.host = origin.host.substr(1, origin.host.size() - 2);
+  }
+  origin.port = parsed->has_port() ? std::string(parsed->port()) : (origin.tls ? "443" : "80");
+  origin.host_header = parsed->encoded_host_and_port();
+  origin.target = parsed->encoded_path().empty() ? "/" : std::string(parsed->encoded_path());
+  if (parsed->has_query()) origin.target += "?" + std::string(parsed->encoded_query());
+  origin.key = (origin.tls ? "https://" : "http://") + origin.host + ":" + origin.port;
+  return origin;
+}
 
 struct Client::Pool {
   std::vector<std::unique_ptr<Connection>> idle;
@@ -248,7 +269,7 @@ Task<Result<std::unique_ptr<Connection>>> Client::connect(const ClientRequest& r
                                                           Clock::time_point deadline) {
   auto endpoints = co_await resolve(origin);
   if (!endpoints) co_return std::unexpected(endpoints.error());
-  auto conn = std::make_unique<Connection>(origin.key(), *sweeper_, PlainStream(ioc_));
+  auto conn = std::make_unique<Connection>(origin.key, *sweeper_, PlainStream(ioc_));
   conn->arm(until(deadline, req.timeouts.connect_ms));
   auto [ec, ep] = co_await conn->lowest().async_connect(*endpoints, use_tuple);
   conn->disarm();
@@ -295,7 +316,7 @@ Task<Result<std::unique_ptr<Connection>>> Client::acquire(const ClientRequest& r
     if (!pool.idle.empty()) co_return co_await acquire(req, pool, origin, deadline);
     if (!ec) {
       co_return std::unexpected(core::Error::make(
-          ErrorKind::timeout, "upstream connection pool for " + origin.key() + " is full"));
+          ErrorKind::timeout, "upstream connection pool for " + origin.key + " is full"));
     }
   }
   ++pool.open;
@@ -323,31 +344,25 @@ void Client::release(std::unique_ptr<Connection> conn, bool reusable) {
 }
 
 Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& req) {
-  auto parsed = boost::urls::parse_absolute_uri(req.url);
-  if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https")) {
-    co_return std::unexpected(
-        core::Error::make(ErrorKind::internal, "bad upstream URL: " + req.url));
+  auto origin_it = origins_.find(req.url);
+  if (origin_it == origins_.end()) {
+    auto o = parse_origin(req.url);
+    if (!o) co_return std::unexpected(o.error());
+    origin_it = origins_.emplace(req.url, std::move(*o)).first;
   }
-  Origin origin;
-  origin.tls = parsed->scheme() == "https";
-  origin.host = parsed->encoded_host();
-  if (origin.host.size() > 2 && origin.host.front() == '[') {
-    origin.host = origin.host.substr(1, origin.host.size() - 2);
-  }
-  origin.port = parsed->has_port() ? std::string(parsed->port()) : (origin.tls ? "443" : "80");
-  origin.target = parsed->encoded_path().empty() ? "/" : std::string(parsed->encoded_path());
-  if (parsed->has_query()) origin.target += "?" + std::string(parsed->encoded_query());
+  const Origin& origin = origin_it->second;
 
   auto deadline = Clock::now() + std::chrono::milliseconds(req.timeouts.total_ms);
-  auto& pool_slot = pools_[origin.key()];
+  auto& pool_slot = pools_[origin.key];
   if (!pool_slot) pool_slot = std::make_unique<Pool>();
   auto& pool = *pool_slot;
 
-  bhttp::request<bhttp::string_body> out{req.method, origin.target, 11};
-  out.set(bhttp::field::host, parsed->encoded_host_and_port());
-  for (auto& [k, v] : req.headers) out.set(k, v);
-  out.body() = req.body;
-  out.prepare_payload();
+  // Serialized by hand into one buffer: one gathered write, no Beast serializer.
+  std::string out = std::string(bhttp::to_string(req.method)) + " " + origin.target +
+                    " HTTP/1.1\r\nHost: " + origin.host_header + "\r\n";
+  for (auto& [k, v] : req.headers) out += k + ": " + v + "\r\n";
+  out += "Content-Length: " + std::to_string(req.body.size()) + "\r\n\r\n";
+  std::array<net::const_buffer, 2> out_bufs{net::buffer(out), net::buffer(req.body)};
 
   // A pooled connection may have been closed by the server just as we reused it; then the
   // request is sent once more on a new connection, as browsers and SDK clients do.
@@ -358,7 +373,7 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
     bool reused = c.reused;
     c.reset_expired();
     c.arm(until(deadline, req.timeouts.first_byte_ms));
-    auto [wec, wn] = co_await c.visit([&](auto& s) { return bhttp::async_write(s, out, use_tuple); });
+    auto [wec, wn] = co_await c.visit([&](auto& s) { return net::async_write(s, out_bufs, use_tuple); });
     if (!wec) {
       c.parser().emplace();
       c.parser()->body_limit(boost::none);

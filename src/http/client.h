@@ -83,6 +83,7 @@ class Client {
   friend class ClientResponse;
   struct Origin;
   struct Pool;
+  static core::Result<Origin> parse_origin(const std::string& url);
   Task<core::Result<std::unique_ptr<Connection>>> acquire(const ClientRequest& req, Pool& pool,
                                                           const Origin& origin,
                                                           std::chrono::steady_clock::time_point deadline);
@@ -97,6 +98,7 @@ class Client {
   std::unique_ptr<Sweeper> sweeper_;  // declared before the pools: connections use it
   tcp::resolver resolver_;
   std::unordered_map<std::string, std::unique_ptr<Pool>> pools_;
+  std::unordered_map<std::string, Origin> origins_;  // parsed upstream URLs
   std::unordered_map<std::string, std::unique_ptr<net::ssl::context>> tls_;
   struct DnsEntry {
     tcp::resolver::results_type results;
