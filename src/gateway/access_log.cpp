@@ -26,6 +26,29 @@ void write_all(int fd, std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
   }
 }
+// Client-controlled fields (path, x-request-id) may hold any bytes; a log line must stay JSON.
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    // Continuation bytes that follow a lead byte.
+    std::size_t n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : 9;
+    if (n == 9 || i + n >= s.size() + (n == 0)) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string ascii_only(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+  }
+  return out;
+}
 }  // namespace
 
 AccessLog::AccessLog(const std::string& where) {
@@ -100,7 +123,9 @@ void AccessLog::Shard::write(const AccessRecord& r) {
 std::string AccessLog::format(const AccessRecord& r) {
   // Formatted by hand: Boost.JSON prints doubles in exponent form, which log tools read
   // poorly; strings still go through its escaping.
-  auto str = [](std::string_view s) { return boost::json::serialize(boost::json::string(s)); };
+  auto str = [](std::string_view s) {
+    return boost::json::serialize(boost::json::string(valid_utf8(s) ? std::string(s) : ascii_only(s)));
+  };
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(ms / 1000);

@@ -152,7 +152,7 @@ ClientResponse::ClientResponse(Client& client, std::unique_ptr<Connection> conn,
 
 ClientResponse::~ClientResponse() {
   if (conn_) {
-    bool reusable = done() && conn_->parser()->keep_alive();
+    bool reusable = !abandoned_ && done() && conn_->parser()->keep_alive();
     client_.release(std::move(conn_), reusable);
   }
 }
@@ -215,6 +215,7 @@ Task<Result<std::string>> ClientResponse::read_all(std::size_t limit) {
     if (!piece) co_return std::unexpected(piece.error());
     if (piece->empty()) break;
     if (out.size() + piece->size() > limit) {
+      abandoned_ = true;
       co_return std::unexpected(
           core::Error::make(ErrorKind::upstream, "upstream response body too large"));
     }
@@ -281,7 +282,10 @@ Task<Result<std::unique_ptr<Connection>>> Client::connect(const ClientRequest& r
   if (!origin.tls) co_return conn;
 
   auto& tls = conn->start_tls(tls_context(req.ca_file));
-  if (!SSL_set_tlsext_host_name(tls.native_handle(), origin.host.c_str())) {
+  boost::system::error_code ip_ec;
+  net::ip::make_address(origin.host, ip_ec);
+  bool is_ip = !ip_ec;  // RFC 6066: no SNI for an IP literal
+  if (!is_ip && !SSL_set_tlsext_host_name(tls.native_handle(), origin.host.c_str())) {
     co_return std::unexpected(core::Error::make(ErrorKind::upstream, "TLS: cannot set SNI"));
   }
   tls.set_verify_callback(net::ssl::host_name_verification(origin.host));

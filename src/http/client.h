@@ -64,6 +64,7 @@ class ClientResponse {
   std::unique_ptr<Connection> conn_;
   std::chrono::steady_clock::time_point deadline_;
   int idle_ms_;
+  bool abandoned_ = false;  // the caller gave up on the body: never pool the connection
 };
 
 class Client {

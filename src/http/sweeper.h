@@ -12,13 +12,15 @@
 
 namespace stratus::http {
 
+class Sweeper;
+
 class Deadline {
  public:
   using Clock = std::chrono::steady_clock;
   virtual ~Deadline() = default;
 
-  void arm(std::chrono::milliseconds d) { at_ = Clock::now() + d; }
-  void arm_at(Clock::time_point t) { at_ = t; }
+  void arm(std::chrono::milliseconds d) { arm_at(Clock::now() + d); }
+  void arm_at(Clock::time_point t);
   void disarm() { at_ = Clock::time_point::max(); }
   bool expired() const { return expired_; }
   void reset_expired() { expired_ = false; }
@@ -30,6 +32,7 @@ class Deadline {
 
  private:
   friend class Sweeper;
+  Sweeper* sweeper_ = nullptr;
   Clock::time_point at_ = Clock::time_point::max();
   bool expired_ = false;
 };
@@ -43,6 +46,9 @@ class Sweeper {
 
   void add(Deadline* d);
   void remove(Deadline* d);
+  // Starts the periodic sweep if it is not running (it stops when nothing is armed, so an
+  // idle io_context runs out of work).
+  void wake();
 
  private:
   struct State {
