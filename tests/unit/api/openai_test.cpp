@@ -1,0 +1,366 @@
+// Tests for the inbound OpenAI dialect: request validation, the upstream body, usage, models
+// list and SSE error events.
+#include "api/openai.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace stratus::api {
+namespace {
+
+namespace json = boost::json;
+using core::ErrorKind;
+
+constexpr std::string_view kMinimalChat =
+    R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})";
+
+void expect_invalid(const core::Result<ChatRequest>& r, std::string_view param) {
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, ErrorKind::invalid_request);
+  EXPECT_EQ(core::http_status(r.error().kind), 400);
+  EXPECT_EQ(r.error().param, param) << r.error().message;
+  EXPECT_FALSE(r.error().message.empty());
+}
+
+// ---- parse_chat_request ----
+
+TEST(ParseChat, Valid_ReadsModelAndDefaults) {
+  auto r = parse_chat_request(kMinimalChat);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->model, "gpt-4o");
+  EXPECT_FALSE(r->stream);
+  EXPECT_FALSE(r->include_usage);
+  EXPECT_EQ(r->body, json::parse(kMinimalChat));
+}
+
+TEST(ParseChat, InvalidJson_IsInvalidRequestWithoutParam) {
+  expect_invalid(parse_chat_request(R"({"model":"m","messages":[)"), "");
+  expect_invalid(parse_chat_request(""), "");
+  expect_invalid(parse_chat_request(R"({"model":"m"} trailing)"), "");
+}
+
+TEST(ParseChat, DeeplyNestedJson_IsRejectedNotCrashed) {
+  std::string deep = R"({"model":"m","messages":[{"role":"user"}],"x":)";
+  for (int i = 0; i < 1000; ++i) deep += "[";
+  for (int i = 0; i < 1000; ++i) deep += "]";
+  deep += "}";
+  expect_invalid(parse_chat_request(deep), "");
+}
+
+TEST(ParseChat, NotAnObject_IsInvalidRequest) {
+  expect_invalid(parse_chat_request(R"([{"model":"m"}])"), "");
+  expect_invalid(parse_chat_request(R"("text")"), "");
+  expect_invalid(parse_chat_request("null"), "");
+}
+
+TEST(ParseChat, MissingModel_Is400WithParamModel) {
+  expect_invalid(parse_chat_request(R"({"messages":[{"role":"user","content":"hi"}]})"), "model");
+}
+
+TEST(ParseChat, EmptyModel_Is400WithParamModel) {
+  expect_invalid(parse_chat_request(R"({"model":"","messages":[{"role":"user"}]})"), "model");
+}
+
+TEST(ParseChat, NonStringModel_Is400WithParamModel) {
+  expect_invalid(parse_chat_request(R"({"model":42,"messages":[{"role":"user"}]})"), "model");
+  expect_invalid(parse_chat_request(R"({"model":null,"messages":[{"role":"user"}]})"), "model");
+  expect_invalid(parse_chat_request(R"({"model":["m"],"messages":[{"role":"user"}]})"), "model");
+}
+
+TEST(ParseChat, MissingMessages_Is400WithParamMessages) {
+  expect_invalid(parse_chat_request(R"({"model":"m"})"), "messages");
+}
+
+TEST(ParseChat, NonArrayMessages_Is400WithParamMessages) {
+  expect_invalid(parse_chat_request(R"({"model":"m","messages":{"role":"user"}})"), "messages");
+  expect_invalid(parse_chat_request(R"({"model":"m","messages":"hi"})"), "messages");
+}
+
+TEST(ParseChat, EmptyMessages_Is400WithParamMessages) {
+  expect_invalid(parse_chat_request(R"({"model":"m","messages":[]})"), "messages");
+}
+
+TEST(ParseChat, MessageNotAnObject_NamesItsIndex) {
+  expect_invalid(parse_chat_request(R"({"model":"m","messages":[{"role":"user"},"hi"]})"),
+                 "messages[1]");
+}
+
+TEST(ParseChat, RoleMissing_ParamIsMessagesIndexRole) {
+  expect_invalid(
+      parse_chat_request(R"({"model":"m","messages":[{"role":"system"},{"content":"hi"}]})"),
+      "messages[1].role");
+}
+
+TEST(ParseChat, RoleNotString_ParamIsMessagesIndexRole) {
+  expect_invalid(parse_chat_request(R"({"model":"m","messages":[{"role":1}]})"),
+                 "messages[0].role");
+}
+
+TEST(ParseChat, StreamTrue_IsRead) {
+  auto r = parse_chat_request(R"({"model":"m","messages":[{"role":"user"}],"stream":true})");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->stream);
+  EXPECT_FALSE(r->include_usage);
+}
+
+TEST(ParseChat, StreamNull_MeansNotStreaming) {
+  auto r = parse_chat_request(R"({"model":"m","messages":[{"role":"user"}],"stream":null})");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->stream);
+}
+
+TEST(ParseChat, StreamNotBool_Is400WithParamStream) {
+  expect_invalid(parse_chat_request(R"({"model":"m","messages":[{"role":"user"}],"stream":"yes"})"),
+                 "stream");
+  expect_invalid(parse_chat_request(R"({"model":"m","messages":[{"role":"user"}],"stream":1})"),
+                 "stream");
+}
+
+TEST(ParseChat, StreamOptionsIncludeUsage_IsRead) {
+  auto r = parse_chat_request(R"({"model":"m","messages":[{"role":"user"}],"stream":true,)"
+                              R"("stream_options":{"include_usage":true}})");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->include_usage);
+  auto off = parse_chat_request(R"({"model":"m","messages":[{"role":"user"}],"stream":true,)"
+                                R"("stream_options":{"include_usage":false}})");
+  ASSERT_TRUE(off.has_value());
+  EXPECT_FALSE(off->include_usage);
+}
+
+TEST(ParseChat, UnknownFields_ArePreservedInBody) {
+  auto r =
+      parse_chat_request(R"({"model":"m","messages":[{"role":"user","content":"hi","x_msg":1}],)"
+                         R"("temperature":0.25,"x_vendor":{"a":[1,"two",null,{"b":false}]}})");
+  ASSERT_TRUE(r.has_value());
+  auto& o = r->body.as_object();
+  EXPECT_EQ(o.at("temperature"), json::value(0.25));
+  EXPECT_EQ(o.at("x_vendor"), json::parse(R"({"a":[1,"two",null,{"b":false}]})"));
+  EXPECT_EQ(o.at("messages").at(0).at("x_msg"), json::value(1));
+}
+
+// ---- upstream_chat_body ----
+
+TEST(UpstreamChatBody, ModelIsRewritten) {
+  auto r = parse_chat_request(kMinimalChat);
+  ASSERT_TRUE(r.has_value());
+  auto out = json::parse(upstream_chat_body(*r, "gpt-4o-2024-08-06"));
+  EXPECT_EQ(out.at("model").as_string(), "gpt-4o-2024-08-06");
+}
+
+TEST(UpstreamChatBody, UnknownFields_KeptEqualAfterParse) {
+  constexpr std::string_view body =
+      R"({"model":"alias","messages":[{"role":"user","content":[{"type":"text","text":"é\n\"q\""}]}],)"
+      R"("temperature":0.7,"top_p":1,"seed":-3,"logit_bias":{"50256":-100},)"
+      R"("tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],)"
+      R"("x_big":18446744073709551615,"x_null":null})";
+  auto r = parse_chat_request(body);
+  ASSERT_TRUE(r.has_value());
+  auto in = json::parse(body).as_object();
+  auto out = json::parse(upstream_chat_body(*r, "real")).as_object();
+  EXPECT_EQ(out.size(), in.size());
+  for (auto& kv : in) {
+    if (kv.key() == "model") continue;
+    ASSERT_TRUE(out.contains(kv.key())) << kv.key();
+    EXPECT_EQ(out.at(kv.key()), kv.value()) << kv.key();
+  }
+  EXPECT_FALSE(out.contains("stream_options"));  // not a stream: nothing added
+}
+
+TEST(UpstreamChatBody, StreamWithoutIncludeUsage_AddsIncludeUsageTrue) {
+  auto r = parse_chat_request(R"({"model":"m","messages":[{"role":"user"}],"stream":true})");
+  ASSERT_TRUE(r.has_value());
+  auto out = json::parse(upstream_chat_body(*r, "real"));
+  EXPECT_EQ(out.at("stream_options"), json::parse(R"({"include_usage":true})"));
+  EXPECT_EQ(out.at("stream"), json::value(true));
+  // The client's own choice is remembered so the usage chunk can be hidden from it again.
+  EXPECT_FALSE(r->include_usage);
+}
+
+TEST(UpstreamChatBody, StreamWithIncludeUsageFalse_IsTurnedOn) {
+  auto r = parse_chat_request(R"({"model":"m","messages":[{"role":"user"}],"stream":true,)"
+                              R"("stream_options":{"include_usage":false}})");
+  ASSERT_TRUE(r.has_value());
+  auto out = json::parse(upstream_chat_body(*r, "real"));
+  EXPECT_EQ(out.at("stream_options").at("include_usage"), json::value(true));
+  EXPECT_FALSE(r->include_usage);
+}
+
+TEST(UpstreamChatBody, ExistingStreamOptionsKeys_AreKept) {
+  auto r = parse_chat_request(R"({"model":"m","messages":[{"role":"user"}],"stream":true,)"
+                              R"("stream_options":{"x_opt":"keep","n":[1,2]}})");
+  ASSERT_TRUE(r.has_value());
+  auto out = json::parse(upstream_chat_body(*r, "real"));
+  EXPECT_EQ(out.at("stream_options"),
+            json::parse(R"({"x_opt":"keep","n":[1,2],"include_usage":true})"));
+}
+
+TEST(UpstreamChatBody, StreamWithIncludeUsageTrue_IsUnchanged) {
+  auto r = parse_chat_request(R"({"model":"m","messages":[{"role":"user"}],"stream":true,)"
+                              R"("stream_options":{"include_usage":true}})");
+  ASSERT_TRUE(r.has_value());
+  auto out = json::parse(upstream_chat_body(*r, "real"));
+  EXPECT_EQ(out.at("stream_options"), json::parse(R"({"include_usage":true})"));
+  EXPECT_TRUE(r->include_usage);
+}
+
+// ---- embeddings ----
+
+TEST(ParseEmbeddings, StringAndArrayInput_AreValid) {
+  auto s = parse_embeddings_request(R"({"model":"emb","input":"hello"})");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->model, "emb");
+  auto a = parse_embeddings_request(R"({"model":"emb","input":["a","b"],"dimensions":8})");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->body.at("dimensions"), json::value(8));
+}
+
+TEST(ParseEmbeddings, MissingModel_Is400WithParamModel) {
+  auto r = parse_embeddings_request(R"({"input":"hello"})");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, ErrorKind::invalid_request);
+  EXPECT_EQ(r.error().param, "model");
+}
+
+TEST(ParseEmbeddings, BadInput_Is400WithParamInput) {
+  for (std::string_view body : {R"({"model":"e"})", R"({"model":"e","input":3})",
+                                R"({"model":"e","input":[]})", R"({"model":"e","input":null})"}) {
+    auto r = parse_embeddings_request(body);
+    ASSERT_FALSE(r.has_value()) << body;
+    EXPECT_EQ(r.error().kind, ErrorKind::invalid_request) << body;
+    EXPECT_EQ(r.error().param, "input") << body;
+  }
+}
+
+TEST(ParseEmbeddings, InvalidJson_IsInvalidRequest) {
+  auto r = parse_embeddings_request("{");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, ErrorKind::invalid_request);
+}
+
+TEST(UpstreamEmbeddingsBody, ModelRewritten_OtherFieldsKept) {
+  auto r = parse_embeddings_request(R"({"model":"emb","input":["a"],"encoding_format":"float"})");
+  ASSERT_TRUE(r.has_value());
+  auto out = json::parse(upstream_embeddings_body(*r, "text-embedding-3-small"));
+  EXPECT_EQ(out, json::parse(R"({"model":"text-embedding-3-small","input":["a"],)"
+                             R"("encoding_format":"float"})"));
+}
+
+// ---- usage ----
+
+TEST(UsageOf, ReadsAllCountsAndCachedTokens) {
+  auto u = usage_of(
+      json::parse(R"({"usage":{"prompt_tokens":120,"completion_tokens":30,"total_tokens":150,)"
+                  R"("prompt_tokens_details":{"cached_tokens":64}}})"));
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->prompt_tokens, 120);
+  EXPECT_EQ(u->completion_tokens, 30);
+  EXPECT_EQ(u->total_tokens, 150);
+  EXPECT_EQ(u->cached_tokens, 64);
+}
+
+TEST(UsageOf, NoDetails_CachedIsZero) {
+  auto u = usage_of(
+      json::parse(R"({"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})"));
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->cached_tokens, 0);
+}
+
+TEST(UsageOf, MissingTotal_IsPromptPlusCompletion) {
+  auto u = usage_of(json::parse(R"({"usage":{"prompt_tokens":7,"completion_tokens":5}})"));
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->total_tokens, 12);
+}
+
+TEST(UsageOf, AbsentOrMalformed_IsNullopt) {
+  EXPECT_FALSE(usage_of(json::parse(R"({"id":"x","choices":[]})")).has_value());
+  EXPECT_FALSE(usage_of(json::parse(R"({"usage":null})")).has_value());
+  EXPECT_FALSE(usage_of(json::parse(R"({"usage":"lots"})")).has_value());
+  EXPECT_FALSE(usage_of(json::parse(R"([{"usage":{}}])")).has_value());
+}
+
+// A cheap pre-check: it may say yes for a chunk that only quotes the word, never no for a
+// chunk that has the key.
+TEST(MentionsUsage, TrueWhenUsageKeyAppears_FalseForPlainContentChunk) {
+  EXPECT_TRUE(mentions_usage(R"({"choices":[],"usage":{"prompt_tokens":1}})"));
+  EXPECT_TRUE(mentions_usage(R"({"choices":[],"usage":null})"));
+  EXPECT_FALSE(mentions_usage(R"({"choices":[{"delta":{"content":"total usage: 3"}}]})"));
+}
+
+std::vector<std::string> data_payloads(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("data: ")) out.push_back(line.substr(6));
+  }
+  return out;
+}
+
+std::string fixture(std::string_view name) {
+  std::string local = std::string(STRATUS_TEST_DATA) + "/openai/" + std::string(name);
+  if (std::filesystem::exists(local)) return local;
+  return "/work/shared/wire/fixtures/openai/recorded-sse/" + std::string(name);
+}
+
+TEST(IsUsageOnlyChunk, RecordedStream_OnlyLastChunkBeforeDone) {
+  auto data = data_payloads(fixture("chat-stream_text_usage-chunk.sse"));
+  ASSERT_GE(data.size(), 3u);
+  ASSERT_EQ(data.back(), "[DONE]");
+  data.pop_back();
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    auto v = json::parse(data[i]);
+    bool last = i + 1 == data.size();
+    EXPECT_EQ(is_usage_only_chunk(v), last) << "chunk " << i << ": " << data[i];
+  }
+  auto u = usage_of(json::parse(data.back()));
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->prompt_tokens, 14);
+  EXPECT_EQ(u->completion_tokens, 30);
+  EXPECT_EQ(u->total_tokens, 44);
+}
+
+TEST(IsUsageOnlyChunk, ChoicesNotEmptyOrUsageNull_IsFalse) {
+  EXPECT_FALSE(is_usage_only_chunk(
+      json::parse(R"({"choices":[{"index":0,"delta":{}}],"usage":{"prompt_tokens":1}})")));
+  EXPECT_FALSE(is_usage_only_chunk(json::parse(R"({"choices":[],"usage":null})")));
+  EXPECT_FALSE(is_usage_only_chunk(json::parse(R"({"usage":{"prompt_tokens":1}})")));
+  EXPECT_TRUE(is_usage_only_chunk(json::parse(R"({"choices":[],"usage":{"prompt_tokens":1}})")));
+}
+
+// ---- models list and SSE errors ----
+
+TEST(ModelsList, ShapeIsOpenAiList) {
+  auto v = json::parse(models_list({"fast", "smart"}, 1700000000));
+  EXPECT_EQ(v.at("object").as_string(), "list");
+  auto& data = v.at("data").as_array();
+  ASSERT_EQ(data.size(), 2u);
+  EXPECT_EQ(
+      data[0],
+      json::parse(R"({"id":"fast","object":"model","created":1700000000,"owned_by":"stratus"})"));
+  EXPECT_EQ(data[1].at("id").as_string(), "smart");
+}
+
+TEST(ModelsList, NoAliases_IsEmptyData) {
+  auto v = json::parse(models_list({}, 0));
+  EXPECT_TRUE(v.at("data").as_array().empty());
+}
+
+TEST(SseErrorEvent, IsOneDataLineWithOpenAiErrorThenBlankLine) {
+  auto e = core::Error::make(ErrorKind::upstream, "line one\nline two");
+  auto ev = sse_error_event(e);
+  ASSERT_TRUE(ev.starts_with("data: "));
+  ASSERT_TRUE(ev.ends_with("\n\n"));
+  auto payload = ev.substr(6, ev.size() - 8);
+  EXPECT_EQ(payload.find('\n'), std::string::npos);  // a raw newline would split the event
+  EXPECT_EQ(payload, core::to_openai_json(e));
+  EXPECT_EQ(json::parse(payload).at("error").at("message").as_string(), "line one\nline two");
+}
+
+}  // namespace
+}  // namespace stratus::api

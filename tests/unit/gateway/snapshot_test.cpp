@@ -1,0 +1,334 @@
+// Tests for the routing snapshot, deployment health and the access-log line.
+#include "gateway/snapshot.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <set>
+#include <string>
+
+#include "gateway/access_log.h"
+
+namespace stratus::gateway {
+namespace {
+
+namespace json = boost::json;
+
+config::Provider provider(std::string name, std::string base_url, std::string api_key) {
+  config::Provider p;
+  p.name = std::move(name);
+  p.type = "openai";
+  p.base_url = std::move(base_url);
+  p.api_key = std::move(api_key);
+  return p;
+}
+
+config::Model model(std::string name, std::vector<config::Deployment> deployments) {
+  return config::Model{std::move(name), std::move(deployments)};
+}
+
+config::Config two_provider_config() {
+  config::Config cfg;
+  auto openai = provider("openai", "https://api.openai.com/v1", "sk-secret");
+  openai.headers = {{"openai-organization", "org-1"}, {"x-extra", "v"}};
+  openai.timeouts.first_byte_ms = 1234;
+  openai.ca_file = "/etc/ca.pem";
+  openai.max_connections = 7;
+  cfg.providers.push_back(openai);
+  cfg.providers.push_back(provider("local", "http://127.0.0.1:8000/v1", ""));
+  cfg.models.push_back(model("smart", {{"openai", "gpt-4o"}, {"local", "llama"}}));
+  cfg.models.push_back(model("fast", {{"local", "llama"}}));
+  return cfg;
+}
+
+std::string header(const Target& t, std::string_view name) {
+  for (auto& [k, v] : t.headers) {
+    if (k == name) return v;
+  }
+  return "<absent>";
+}
+
+// ---- build_snapshot ----
+
+TEST(BuildSnapshot, AliasesKeepConfigOrder) {
+  config::Config cfg;
+  cfg.providers.push_back(provider("p", "http://h/v1", ""));
+  for (auto name : {"zeta", "alpha", "mid"}) cfg.models.push_back(model(name, {{"p", "m"}}));
+  auto snap = build_snapshot(cfg, nullptr);
+  EXPECT_EQ(snap->alias_names, (std::vector<std::string>{"zeta", "alpha", "mid"}));
+  EXPECT_EQ(snap->known_list, "zeta, alpha, mid");
+}
+
+TEST(BuildSnapshot, TargetsInDeploymentOrderWithUrls) {
+  auto snap = build_snapshot(two_provider_config(), nullptr);
+  const auto* smart = snap->find("smart");
+  ASSERT_NE(smart, nullptr);
+  ASSERT_EQ(smart->targets.size(), 2u);
+  const auto& a = smart->targets[0];
+  EXPECT_EQ(a.id, "openai/gpt-4o");
+  EXPECT_EQ(a.provider, "openai");
+  EXPECT_EQ(a.model, "gpt-4o");
+  EXPECT_EQ(a.chat_url, "https://api.openai.com/v1/chat/completions");
+  EXPECT_EQ(a.embeddings_url, "https://api.openai.com/v1/embeddings");
+  EXPECT_EQ(a.timeouts.first_byte_ms, 1234);
+  EXPECT_EQ(a.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(a.max_connections, 7);
+  EXPECT_EQ(smart->targets[1].id, "local/llama");
+  EXPECT_EQ(smart->targets[1].chat_url, "http://127.0.0.1:8000/v1/chat/completions");
+  EXPECT_EQ(snap->find("nope"), nullptr);
+}
+
+TEST(BuildSnapshot, ApiKey_BecomesBearerAuthorization) {
+  auto snap = build_snapshot(two_provider_config(), nullptr);
+  EXPECT_EQ(header(snap->find("smart")->targets[0], "authorization"), "Bearer sk-secret");
+}
+
+TEST(BuildSnapshot, EmptyApiKey_NoAuthorizationHeader) {
+  auto snap = build_snapshot(two_provider_config(), nullptr);
+  const auto& local = snap->find("fast")->targets[0];
+  for (auto& [k, v] : local.headers) EXPECT_NE(k, "authorization") << v;
+  EXPECT_EQ(header(local, "content-type"), "application/json");
+}
+
+TEST(BuildSnapshot, ExtraHeaders_AreKept) {
+  auto snap = build_snapshot(two_provider_config(), nullptr);
+  const auto& t = snap->find("smart")->targets[0];
+  EXPECT_EQ(header(t, "openai-organization"), "org-1");
+  EXPECT_EQ(header(t, "x-extra"), "v");
+  EXPECT_EQ(header(t, "content-type"), "application/json");
+}
+
+TEST(BuildSnapshot, ModelsJson_ListsAliasesInOrder) {
+  auto snap = build_snapshot(two_provider_config(), nullptr);
+  auto v = json::parse(snap->models_json);
+  EXPECT_EQ(v.at("object").as_string(), "list");
+  auto& data = v.at("data").as_array();
+  ASSERT_EQ(data.size(), 2u);
+  EXPECT_EQ(data[0].at("id").as_string(), "smart");
+  EXPECT_EQ(data[1].at("id").as_string(), "fast");
+  EXPECT_EQ(snap->known_list, "smart, fast");
+}
+
+TEST(BuildSnapshot, KeepsConfig) {
+  auto snap = build_snapshot(two_provider_config(), nullptr);
+  EXPECT_EQ(snap->config.providers.size(), 2u);
+  EXPECT_NE(snap->config.find_model("fast"), nullptr);
+}
+
+TEST(BuildSnapshot, SameDeploymentInTwoAliases_SharesHealth) {
+  auto snap = build_snapshot(two_provider_config(), nullptr);
+  auto smart_local = snap->find("smart")->targets[1].health;
+  auto fast_local = snap->find("fast")->targets[0].health;
+  ASSERT_NE(smart_local, nullptr);
+  EXPECT_EQ(smart_local, fast_local);
+  EXPECT_NE(snap->find("smart")->targets[0].health, smart_local);
+}
+
+TEST(BuildSnapshot, Rebuild_ReusesHealthOfSameDeploymentAndFreshForNew) {
+  auto first = build_snapshot(two_provider_config(), nullptr);
+  auto old_health = first->find("smart")->targets[0].health;
+  old_health->record(false, 1000);
+
+  auto cfg = two_provider_config();
+  cfg.models[0].deployments.push_back({"openai", "gpt-4o-mini"});
+  auto second = build_snapshot(cfg, first.get());
+
+  const auto& targets = second->find("smart")->targets;
+  ASSERT_EQ(targets.size(), 3u);
+  EXPECT_EQ(targets[0].health, old_health);
+  EXPECT_EQ(targets[0].health->consecutive_failures.load(), 1);
+  EXPECT_EQ(targets[1].health, first->find("smart")->targets[1].health);
+  ASSERT_NE(targets[2].health, nullptr);
+  EXPECT_NE(targets[2].health, old_health);
+  EXPECT_NE(targets[2].health, targets[1].health);
+  EXPECT_EQ(targets[2].health->consecutive_failures.load(), 0);
+}
+
+TEST(BuildSnapshot, RebuildWithoutPrevious_HealthIsFresh) {
+  auto first = build_snapshot(two_provider_config(), nullptr);
+  auto second = build_snapshot(two_provider_config(), nullptr);
+  EXPECT_NE(first->find("smart")->targets[0].health, second->find("smart")->targets[0].health);
+}
+
+// ---- Health ----
+
+TEST(Health, ThreeFailuresWithin30s_IsKnownBad) {
+  Health h;
+  h.record(false, 1000);
+  h.record(false, 2000);
+  EXPECT_FALSE(h.known_bad(2000));
+  h.record(false, 3000);
+  EXPECT_TRUE(h.known_bad(3000));
+  EXPECT_TRUE(h.known_bad(3000 + 29999));
+}
+
+TEST(Health, KnownBad_Expires30sAfterLatestFailure) {
+  Health h;
+  for (int i = 0; i < 3; ++i) h.record(false, 1000);
+  EXPECT_FALSE(h.known_bad(1000 + 30000));
+}
+
+TEST(Health, SuccessAfterFailures_IsNotKnownBad) {
+  Health h;
+  for (int i = 0; i < 3; ++i) h.record(false, 1000 + i);
+  ASSERT_TRUE(h.known_bad(1003));
+  h.record(true, 1004);
+  EXPECT_FALSE(h.known_bad(1004));
+  EXPECT_EQ(h.consecutive_failures.load(), 0);
+}
+
+TEST(Health, SuccessBetweenFailures_ResetsCount) {
+  Health h;
+  h.record(false, 1000);
+  h.record(false, 1001);
+  h.record(true, 1002);
+  h.record(false, 1003);
+  h.record(false, 1004);
+  EXPECT_FALSE(h.known_bad(1004));
+}
+
+// ---- AccessLog::format ----
+
+AccessRecord full_record() {
+  AccessRecord r;
+  r.request_id = "req-1";
+  r.method = "POST";
+  r.path = "/v1/chat/completions";
+  r.alias = "smart";
+  r.provider = "openai";
+  r.deployment = "openai/gpt-4o";
+  r.status = 200;
+  r.attempts = 2;
+  r.stream = true;
+  r.latency_ms = 12.5;
+  r.ttfb_ms = 3.25;
+  r.usage = api::Usage{10, 20, 30, 4};
+  r.error = "upstream: boom";
+  return r;
+}
+
+std::set<std::string> keys_of(const json::object& o) {
+  std::set<std::string> keys;
+  for (auto& kv : o) keys.emplace(kv.key());
+  return keys;
+}
+
+TEST(AccessLogFormat, OneLineOfJsonWithExactlyTheExpectedKeys) {
+  auto line = AccessLog::format(full_record());
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  auto v = json::parse(line).as_object();
+  EXPECT_EQ(keys_of(v),
+            (std::set<std::string>{"time", "request_id", "method", "path", "status", "alias",
+                                   "provider", "deployment", "attempts", "stream", "latency_ms",
+                                   "ttfb_ms", "prompt_tokens", "completion_tokens", "total_tokens",
+                                   "cached_tokens", "error"}));
+  EXPECT_EQ(v.at("request_id").as_string(), "req-1");
+  EXPECT_EQ(v.at("method").as_string(), "POST");
+  EXPECT_EQ(v.at("path").as_string(), "/v1/chat/completions");
+  EXPECT_EQ(v.at("status").as_int64(), 200);
+  EXPECT_EQ(v.at("alias").as_string(), "smart");
+  EXPECT_EQ(v.at("provider").as_string(), "openai");
+  EXPECT_EQ(v.at("deployment").as_string(), "openai/gpt-4o");
+  EXPECT_EQ(v.at("attempts").as_int64(), 2);
+  EXPECT_EQ(v.at("stream").as_bool(), true);
+  EXPECT_DOUBLE_EQ(v.at("latency_ms").to_number<double>(), 12.5);
+  EXPECT_DOUBLE_EQ(v.at("ttfb_ms").to_number<double>(), 3.25);
+  EXPECT_EQ(v.at("prompt_tokens").as_int64(), 10);
+  EXPECT_EQ(v.at("completion_tokens").as_int64(), 20);
+  EXPECT_EQ(v.at("total_tokens").as_int64(), 30);
+  EXPECT_EQ(v.at("cached_tokens").as_int64(), 4);
+  EXPECT_EQ(v.at("error").as_string(), "upstream: boom");
+  auto time = v.at("time").as_string();
+  EXPECT_EQ(time.size(), std::string_view("2024-01-01T00:00:00.000Z").size()) << time;
+  EXPECT_EQ(time.back(), 'Z');
+}
+
+TEST(AccessLogFormat, MinimalRecord_OmitsOptionalKeys) {
+  AccessRecord r;
+  r.request_id = "r";
+  r.method = "GET";
+  r.path = "/health";
+  r.status = 404;
+  auto v = json::parse(AccessLog::format(r)).as_object();
+  EXPECT_EQ(keys_of(v), (std::set<std::string>{"time", "request_id", "method", "path", "status",
+                                               "stream", "latency_ms"}));
+  EXPECT_EQ(v.at("stream").as_bool(), false);
+}
+
+TEST(AccessLogFormat, LatencyNeverInExponentNotation) {
+  for (double ms : {1e-9, 0.0001, 123456789.125, 1e15}) {
+    auto r = full_record();
+    r.latency_ms = ms;
+    r.ttfb_ms = ms;
+    auto line = AccessLog::format(r);
+    for (std::string key : {"\"latency_ms\":", "\"ttfb_ms\":"}) {
+      auto at = line.find(key);
+      ASSERT_NE(at, std::string::npos);
+      auto end = line.find_first_of(",}", at + key.size());
+      auto number = line.substr(at + key.size(), end - at - key.size());
+      EXPECT_EQ(number.find_first_not_of("0123456789."), std::string::npos) << number;
+    }
+    EXPECT_NO_THROW(json::parse(line)) << line;
+  }
+}
+
+TEST(AccessLogFormat, StringsWithQuotesAndNewlines_StayOneValidLine) {
+  auto r = full_record();
+  r.error = "upstream: said \"no\"\nand\r\nleft\t\x01";
+  r.path = "/v1/\"x\"";
+  auto line = AccessLog::format(r);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(line.find('\r'), std::string::npos);
+  auto v = json::parse(line);
+  EXPECT_EQ(v.at("error").as_string(), r.error);
+  EXPECT_EQ(v.at("path").as_string(), r.path);
+}
+
+// Paths and x-request-id come from the client, and Beast accepts bytes >= 0x80 in both.
+TEST(AccessLogFormat, InvalidUtf8FromClient_StillValidJson) {
+  auto r = full_record();
+  r.path = "/v1/\xff\xfe";
+  r.request_id = "id-\xc3";
+  auto line = AccessLog::format(r);
+  boost::system::error_code ec;
+  json::parse(line, ec);
+  EXPECT_FALSE(ec) << ec.message() << ": " << line;
+}
+
+// Byte sequences that have the shape of UTF-8 but are not UTF-8 (RFC 3629 §4).
+TEST(AccessLogFormat, Utf8LookalikesFromClient_StillValidJson) {
+  for (std::string bad : {
+           "\xc0\xaf",          // overlong '/'
+           "\xe0\x80\xaf",      // overlong '/', three bytes
+           "\xed\xa0\x80",      // UTF-16 surrogate U+D800
+           "\xf4\x90\x80\x80",  // above U+10FFFF
+           "\xf5\x80\x80\x80",  // lead byte never used
+       }) {
+    auto r = full_record();
+    r.path = "/v1/" + bad;
+    auto line = AccessLog::format(r);
+    boost::system::error_code ec;
+    json::parse(line, ec);
+    EXPECT_FALSE(ec) << ec.message() << " for " << ::testing::PrintToString(bad);
+  }
+}
+
+// Valid multi-byte UTF-8 is kept as it is, not replaced.
+TEST(AccessLogFormat, ValidUtf8Path_IsKept) {
+  auto r = full_record();
+  r.path = "/v1/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80";
+  auto v = json::parse(AccessLog::format(r));
+  EXPECT_EQ(v.at("path").as_string(), r.path);
+}
+
+TEST(AccessLogFormat, NeverContainsCredentials) {
+  // The record has no field for headers or keys; check that nothing resembling one leaks
+  // from the fields it does have.
+  auto line = AccessLog::format(full_record());
+  EXPECT_EQ(line.find("uthorization"), std::string::npos);
+  EXPECT_EQ(line.find("Bearer"), std::string::npos);
+  EXPECT_EQ(line.find("api_key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stratus::gateway
