@@ -1,6 +1,6 @@
 // `stratus mock`: an OpenAI-dialect provider emulator with fault injection, used by the demo
 // config, the tests and the benchmark. Faults are set for the whole server (MockOptions) or
-// per request with x-mock-* headers (see docs/mock.md).
+// per request with x-mock-* headers (see the README).
 #pragma once
 
 #include <atomic>
