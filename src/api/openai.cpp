@@ -135,6 +135,31 @@ std::optional<Usage> usage_of(const json::value& v) {
   return out;
 }
 
+std::optional<Usage> usage_of_text(std::string_view text) {
+  static constexpr std::string_view kKey = "\"usage\"";
+  auto pos = text.rfind(kKey);
+  if (pos == std::string_view::npos) return std::nullopt;
+  // Inside a JSON string the quotes would be escaped, so an unescaped "usage" is a key.
+  if (pos == 0 || text[pos - 1] != '\\') {
+    auto rest = text.substr(pos + kKey.size());
+    auto colon = rest.find_first_not_of(" \t\r\n");
+    if (colon != std::string_view::npos && rest[colon] == ':') {
+      json::stream_parser p;
+      boost::system::error_code ec;
+      p.write_some(rest.substr(colon + 1), ec);  // stops after one complete value
+      if (!ec && p.done()) {
+        json::object wrapper;
+        wrapper["usage"] = p.release();
+        if (auto u = usage_of(wrapper)) return u;
+      }
+    }
+  }
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec) return std::nullopt;
+  return usage_of(v);
+}
+
 bool is_usage_only_chunk(const json::value& v) {
   if (!v.is_object()) return false;
   auto* c = v.as_object().if_contains("choices");

@@ -43,6 +43,9 @@ std::string upstream_embeddings_body(EmbeddingsRequest& req, std::string_view up
 
 // `usage` of a response body or stream chunk; nullopt when absent or malformed.
 std::optional<Usage> usage_of(const boost::json::value& v);
+// The same from raw JSON text, parsing only the `usage` object when it can be found (it is the
+// last member in OpenAI's answers), else the whole text.
+std::optional<Usage> usage_of_text(std::string_view json_text);
 // Cheap pre-check before parsing a chunk: only chunks that mention usage are parsed.
 inline bool mentions_usage(std::string_view data) {
   return data.find("\"usage\"") != std::string_view::npos;

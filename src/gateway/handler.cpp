@@ -313,11 +313,7 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Cl
     out.set(bhttp::field::content_type, a.content_type.empty() ? "application/json" : a.content_type);
     if (!a.retry_after.empty()) out.set(bhttp::field::retry_after, a.retry_after);
     add_route_headers(out, t, rec);
-    if (a.status == 200 && api::mentions_usage(a.body)) {
-      boost::system::error_code ec;
-      auto v = json::parse(a.body, ec);
-      if (!ec) rec.usage = api::usage_of(v);
-    }
+    if (a.status == 200) rec.usage = api::usage_of_text(a.body);
     out.body() = std::move(a.body);
     rec.ttfb_ms = ms_since(t0);
     co_return co_await respond(ex, std::move(out), rec, t0);

@@ -364,3 +364,26 @@ TEST(SseErrorEvent, IsOneDataLineWithOpenAiErrorThenBlankLine) {
 
 }  // namespace
 }  // namespace stratus::api
+
+TEST(UsageOfText, FindsTrailingUsageObject) {
+  auto u = stratus::api::usage_of_text(
+      R"({"id":"x","choices":[{"message":{"content":"a \"usage\": {} trap"}}],"usage":{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":3}}})");
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->prompt_tokens, 7);
+  EXPECT_EQ(u->completion_tokens, 5);
+  EXPECT_EQ(u->total_tokens, 12);
+  EXPECT_EQ(u->cached_tokens, 3);
+}
+
+TEST(UsageOfText, UsageNotLast_FallsBackToWholeParse) {
+  auto u = stratus::api::usage_of_text(
+      R"({"usage":{"prompt_tokens":2,"completion_tokens":1},"choices":[{"message":{"content":"say \"usage\""}}]})");
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->prompt_tokens, 2);
+  EXPECT_EQ(u->total_tokens, 3);
+}
+
+TEST(UsageOfText, NoUsageOrBrokenJson_IsNullopt) {
+  EXPECT_FALSE(stratus::api::usage_of_text(R"({"id":"x"})").has_value());
+  EXPECT_FALSE(stratus::api::usage_of_text(R"({"usage":)").has_value());
+}
