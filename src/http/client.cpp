@@ -23,7 +23,9 @@ using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 std::chrono::milliseconds until(Clock::time_point deadline, int phase_ms) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  // Rounded up, so a phase cut short by the total budget expires at or after the deadline
+  // and is reported as the total timeout.
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   auto phase = std::chrono::milliseconds(phase_ms);
   if (left < std::chrono::milliseconds(1)) left = std::chrono::milliseconds(1);
   return std::min(left, phase);
