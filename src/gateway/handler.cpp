@@ -13,7 +13,6 @@ namespace stratus::gateway {
 
 namespace json = boost::json;
 using namespace http;
-using namespace net::experimental::awaitable_operators;
 using core::Error;
 using core::ErrorKind;
 using Clock = std::chrono::steady_clock;
@@ -274,7 +273,7 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Cl
     rec.deployment = t.id;
     ClientRequest creq;
     creq.url = ep == Endpoint::chat ? t.chat_url : t.embeddings_url;
-    creq.headers = t.headers;
+    creq.shared_headers = &t.headers;  // the snapshot outlives the attempt
     creq.headers.emplace_back("x-request-id", rec.request_id);
     creq.body = ep == Endpoint::chat ? api::upstream_chat_body(chat, t.model)
                                      : api::upstream_embeddings_body(emb, t.model);

@@ -366,7 +366,16 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
   // Serialized by hand into one buffer: one gathered write, no Beast serializer.
   std::string out = std::string(bhttp::to_string(req.method)) + " " + origin.target +
                     " HTTP/1.1\r\nHost: " + origin.host_header + "\r\n";
-  for (auto& [k, v] : req.headers) out += k + ": " + v + "\r\n";
+  auto append = [&out](const auto& list) {
+    for (auto& [k, v] : list) {
+      out += k;
+      out += ": ";
+      out += v;
+      out += "\r\n";
+    }
+  };
+  if (req.shared_headers) append(*req.shared_headers);
+  append(req.headers);
   out += "Content-Length: " + std::to_string(req.body.size()) + "\r\n\r\n";
   std::array<net::const_buffer, 2> out_bufs{net::buffer(out), net::buffer(req.body)};
 

@@ -29,6 +29,9 @@ struct ClientRequest {
   bhttp::verb method = bhttp::verb::post;
   std::string url;  // absolute http:// or https:// URL
   std::vector<std::pair<std::string, std::string>> headers;
+  // Headers shared by every request to a target (auth, content type), sent before `headers`;
+  // borrowed, so the request path does not copy them. Must outlive send().
+  const std::vector<std::pair<std::string, std::string>>* shared_headers = nullptr;
   std::string body;
   ClientTimeouts timeouts;
   std::string ca_file;        // extra trust anchors (PEM); empty = the system store
