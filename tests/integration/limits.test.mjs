@@ -295,6 +295,9 @@ describe('max_connections', () => {
 
   // Opens 3 connections that each sent half a request, runs fn, then closes them.
   async function withFullHouse(fn) {
+    // Connections closed by the previous test are released by the server asynchronously:
+    // wait until it serves again before filling it up.
+    assert.ok(await serves(), 'gateway does not serve before filling it up');
     const idle = [];
     try {
       for (let i = 0; i < 3; i++) {
