@@ -16,7 +16,9 @@ struct Usage {
   long prompt_tokens = 0;
   long completion_tokens = 0;
   long total_tokens = 0;
-  long cached_tokens = 0;
+  long cached_tokens = 0;          // prompt tokens read from the provider's cache
+  long cache_creation_tokens = 0;  // prompt tokens written to it (Anthropic, Bedrock)
+  long reasoning_tokens = 0;       // part of completion_tokens
 };
 
 // A validated chat request. `body` is the whole parsed JSON, unknown fields included, so the

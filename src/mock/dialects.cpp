@@ -1,0 +1,57 @@
+// The one table of mock dialects (`stratus mock --dialect NAME`) and helpers they share.
+#include <cmath>
+
+#include "mock/dialect.h"
+
+namespace stratus::mock {
+
+namespace {
+
+struct Entry {
+  std::string_view name;
+  const Dialect& (*get)();
+};
+
+constexpr Entry kDialects[] = {
+    {"placeholder", nullptr},
+};
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+const Dialect* find_dialect(std::string_view name) {
+  for (auto& e : kDialects) {
+    if (e.name == name && e.get) return &e.get();
+  }
+  return nullptr;
+}
+
+std::vector<std::string_view> dialect_names() {
+  std::vector<std::string_view> out;
+  for (auto& e : kDialects) {
+    if (e.get) out.push_back(e.name);
+  }
+  return out;
+}
+
+int estimate_tokens(std::string_view text) { return static_cast<int>((text.size() + 3) / 4); }
+
+std::vector<float> fake_embedding(std::string_view text, std::size_t dims) {
+  std::vector<float> v(dims);
+  auto h = fnv1a(text);
+  double norm = 0;
+  for (std::size_t k = 0; k < dims; ++k) {
+    v[k] = static_cast<float>(std::sin(static_cast<double>((h % 100003) + k * 7919)));
+    norm += double(v[k]) * v[k];
+  }
+  norm = std::sqrt(norm);
+  for (auto& x : v) x = static_cast<float>(x / norm);
+  return v;
+}
+
+}  // namespace stratus::mock

@@ -1,0 +1,38 @@
+// The one table of wire formats: config `type:` → adapter. OpenAI-compatible services (Groq,
+// Mistral, vLLM, OCI, ...) are presets in config, not entries here.
+#include <algorithm>
+#include <iterator>
+
+#include "providers/adapter.h"
+
+namespace stratus::providers {
+
+namespace {
+
+struct Entry {
+  std::string_view name;
+  const Adapter& (*get)();
+};
+
+constexpr Entry kAdapters[] = {
+    {"placeholder", nullptr},
+};
+
+}  // namespace
+
+const Adapter* find_adapter(std::string_view type) {
+  for (auto& e : kAdapters) {
+    if (e.name == type && e.get) return &e.get();
+  }
+  return nullptr;
+}
+
+std::vector<std::string_view> adapter_names() {
+  std::vector<std::string_view> out;
+  for (auto& e : kAdapters) {
+    if (e.get) out.push_back(e.name);
+  }
+  return out;
+}
+
+}  // namespace stratus::providers
