@@ -63,8 +63,8 @@ struct Script {
 struct Reply {
   int status = 200;
   std::string content_type = "application/json";
-  core::Headers headers;
-  std::string body;
+  core::Headers headers = {};
+  std::string body = {};
 };
 
 class Dialect {
