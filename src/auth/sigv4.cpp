@@ -3,11 +3,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <memory>
 #include <vector>
 
 #include "auth/sigv4_detail.h"
@@ -21,24 +21,59 @@ using sigv4_detail::kAlgorithm;
 constexpr char kHex[] = "0123456789abcdef";
 constexpr char kHexUpper[] = "0123456789ABCDEF";
 
-Digest sha256(std::string_view data) {
-  Digest d{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr);
-  return d;
-}
-
-Digest hmac(std::string_view key, std::string_view data) {
-  Digest d{};
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), d.data(), &len);
-  return d;
-}
-
 std::string_view as_view(const Digest& d) {
   return {reinterpret_cast<const char*>(d.data()), d.size()};
 }
+
+// SHA-256 fetched once: OpenSSL 3 otherwise looks the algorithm up again for every digest,
+// which costs more than hashing a small message. An immutable handle, shared by all threads.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
+// One digest context reused for the digests of one signature.
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) {}
+
+  Digest digest(std::string_view a, std::string_view b = {}) {
+    Digest d{};
+    unsigned int len = 0;
+    EVP_DigestInit_ex(ctx_.get(), sha256_md(), nullptr);
+    EVP_DigestUpdate(ctx_.get(), a.data(), a.size());
+    EVP_DigestUpdate(ctx_.get(), b.data(), b.size());
+    EVP_DigestFinal_ex(ctx_.get(), d.data(), &len);
+    return d;
+  }
+
+  // RFC 2104 over SHA-256 (block size 64).
+  Digest hmac(std::string_view key, std::string_view data) {
+    constexpr std::size_t kBlock = 64;
+    std::array<char, kBlock> pad{};
+    if (key.size() > kBlock) {
+      const Digest k = digest(key);
+      std::copy(k.begin(), k.end(), pad.begin());
+    } else {
+      std::copy(key.begin(), key.end(), pad.begin());
+    }
+    for (char& c : pad) c ^= 0x36;
+    const Digest inner = digest({pad.data(), kBlock}, data);
+    for (char& c : pad) c ^= 0x36 ^ 0x5c;
+    const Digest outer = digest({pad.data(), kBlock}, as_view(inner));
+    OPENSSL_cleanse(pad.data(), pad.size());
+    return outer;
+  }
+
+ private:
+  struct Free {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+};
 
 std::string hex(const Digest& d) {
   std::string out(d.size() * 2, '0');
@@ -283,7 +318,7 @@ std::string string_to_sign(std::string_view amz_date, std::string_view scope,
   out += '\n';
   out += scope;
   out += '\n';
-  out += hex(sha256(canonical_request));
+  out += hex(Sha256().digest(canonical_request));
   return out;
 }
 
@@ -291,12 +326,13 @@ std::string signature(std::string_view secret, std::string_view date, std::strin
                       std::string_view service, std::string_view string_to_sign) {
   std::string key = "AWS4";
   key += secret;
-  const Digest k_date = hmac(key, date);
+  Sha256 sha;
+  const Digest k_date = sha.hmac(key, date);
   OPENSSL_cleanse(key.data(), key.size());
-  const Digest k_region = hmac(as_view(k_date), region);
-  const Digest k_service = hmac(as_view(k_region), service);
-  const Digest k_signing = hmac(as_view(k_service), "aws4_request");
-  return hex(hmac(as_view(k_signing), string_to_sign));
+  const Digest k_region = sha.hmac(as_view(k_date), region);
+  const Digest k_service = sha.hmac(as_view(k_region), service);
+  const Digest k_signing = sha.hmac(as_view(k_service), "aws4_request");
+  return hex(sha.hmac(as_view(k_signing), string_to_sign));
 }
 
 std::string scope(std::string_view date, std::string_view region, std::string_view service) {
@@ -334,7 +370,7 @@ std::string sigv4_amz_date(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-std::string sha256_hex(std::string_view data) { return hex(sha256(data)); }
+std::string sha256_hex(std::string_view data) { return hex(Sha256().digest(data)); }
 
 std::string aws_uri_encode(std::string_view s, bool keep_slash) {
   return encode_except(s, keep_slash ? "/" : "");

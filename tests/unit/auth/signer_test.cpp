@@ -3,11 +3,14 @@
 #include "auth/signer.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <string>
 
 #include "auth/sigv4.h"
+#include "auth/sigv4_detail.h"
 
 namespace stratus::auth {
 namespace {
@@ -149,6 +152,35 @@ TEST(AuthSign, BearerAndHeader_AddTheSecret) {
   header.secret = "k-2";
   sign(req, header, kVectorTime);
   EXPECT_EQ(req.headers, (core::Headers{{"authorization", "Bearer sk-1"}, {"x-api-key", "k-2"}}));
+}
+
+// The key derivation against OpenSSL's own HMAC, with a secret longer than a SHA-256 block
+// (the HMAC key is then hashed first), which no published vector has.
+std::string openssl_hmac(std::string_view key, std::string_view data) {
+  unsigned char out[32];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+TEST(SigV4Detail, SignatureWithLongSecret_MatchesOpenSslHmac) {
+  for (const std::string& secret :
+       {std::string(40, 's'), std::string(60, 's'), std::string(61, 's'), std::string(100, 's')}) {
+    std::string k = openssl_hmac("AWS4" + secret, "20150830");
+    k = openssl_hmac(k, "us-east-1");
+    k = openssl_hmac(k, "bedrock");
+    k = openssl_hmac(k, "aws4_request");
+    std::string want;
+    for (const unsigned char c : openssl_hmac(k, "string to sign")) {
+      constexpr char kHex[] = "0123456789abcdef";
+      want += kHex[c >> 4];
+      want += kHex[c & 0xf];
+    }
+    EXPECT_EQ(sigv4_detail::signature(secret, "20150830", "us-east-1", "bedrock", "string to sign"),
+              want)
+        << secret.size();
+  }
 }
 
 // ---- verifier ---------------------------------------------------------------------------------
