@@ -67,14 +67,19 @@ core::Error provider_error(const core::UpstreamResponse& res, std::string_view p
   if ((k == ErrorKind::invalid_request) && mentions_context_length(message)) {
     k = ErrorKind::context_length;
   }
-  auto e = core::Error::make(k, "provider '" + std::string(provider) + "': " + message);
+  std::string text = "provider '" + std::string(provider) + "'";
+  text += res.status / 100 == 2 ? " reported an error in its stream: "
+                                : " answered " + std::to_string(res.status) + ": ";
+  text += message;
+  auto e = core::Error::make(k, std::move(text));
   if (k == ErrorKind::context_length) {
     e.code = "context_length_exceeded";
     e.param = "messages";
   }
   e.upstream_status = res.status;
   e.retry_after_s = retry_after_seconds(res.header("retry-after"));
-  if (!e.retry_after_s) e.retry_after_s = retry_after_seconds(res.header("x-ratelimit-reset-requests"));
+  if (!e.retry_after_s)
+    e.retry_after_s = retry_after_seconds(res.header("x-ratelimit-reset-requests"));
   return e;
 }
 
@@ -103,10 +108,10 @@ std::string encode_path_segment(std::string_view s) {
 
 core::Result<core::UpstreamRequest> Adapter::encode_embeddings(const api::Embeddings&,
                                                                const Deployment& d) const {
-  return core::fail(ErrorKind::invalid_request,
-                    "provider '" + d.provider + "' (" + std::string(name()) +
-                        ") does not offer embeddings",
-                    "model", "embeddings_not_supported");
+  return core::fail(
+      ErrorKind::invalid_request,
+      "provider '" + d.provider + "' (" + std::string(name()) + ") does not offer embeddings",
+      "model", "embeddings_not_supported");
 }
 
 core::Result<api::EmbeddingsResponse> Adapter::decode_embeddings(const core::UpstreamResponse&,

@@ -4,6 +4,8 @@
 #include <iterator>
 
 #include "providers/adapter.h"
+#include "providers/azure.h"
+#include "providers/openai_compatible.h"
 
 namespace stratus::providers {
 
@@ -15,7 +17,8 @@ struct Entry {
 };
 
 constexpr Entry kAdapters[] = {
-    {"placeholder", nullptr},
+    {"openai", &openai_adapter},
+    {"azure", &azure_adapter},
 };
 
 }  // namespace
