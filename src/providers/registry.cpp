@@ -5,6 +5,7 @@
 
 #include "providers/adapter.h"
 #include "providers/azure.h"
+#include "providers/bedrock.h"
 #include "providers/openai_compatible.h"
 
 namespace stratus::providers {
@@ -19,6 +20,7 @@ struct Entry {
 constexpr Entry kAdapters[] = {
     {"openai", &openai_adapter},
     {"azure", &azure_adapter},
+    {"bedrock", &bedrock_adapter},
 };
 
 }  // namespace
