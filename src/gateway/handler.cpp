@@ -346,7 +346,7 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
     if (!t.passthrough) last_answer.reset();
   }
   // Every deployment failed. A pass-through provider's own rate-limit answer is relayed as is.
-  if (last_answer && failure.kind == ErrorKind::rate_limit) {
+  if (last_answer && failure.kind == ErrorKind::rate_limit && last_target->deployment.type == "openai") {
     StringResponse out{static_cast<bhttp::status>(last_answer->status), 11};
     out.set(bhttp::field::content_type,
             last_answer->content_type.empty() ? "application/json" : last_answer->content_type);
