@@ -263,13 +263,6 @@ std::optional<UrlParts> split_url(std::string_view url) {
   return parts;
 }
 
-std::string host_header(const UrlParts& url) {
-  std::string_view host = url.authority;
-  const std::string_view default_port = iequals(url.scheme, "https") ? ":443" : ":80";
-  if (host.ends_with(default_port)) host.remove_suffix(default_port.size());
-  return std::string(host);
-}
-
 }  // namespace
 
 namespace sigv4_detail {
@@ -483,7 +476,9 @@ core::Result<SigV4Signature> sign_sigv4_request(core::UpstreamRequest& req,
   const auto url = split_url(req.url);
   if (!url)
     return core::fail(core::ErrorKind::internal, "cannot sign: bad upstream URL " + req.url);
-  set_header(req.headers, "host", host_header(*url));
+  // Exactly the authority http::Client writes as Host (Boost.URL's encoded host and port, an
+  // explicit default port included), so what is signed is what is sent.
+  set_header(req.headers, "host", std::string(url->authority));
   return sign_sigv4_headers(req.method, url->path, url->query, req.headers, req.body, ctx);
 }
 

@@ -69,8 +69,8 @@ SigV4Signature presign_sigv4_query(std::string_view method, std::string_view pat
                                    std::string_view body, const SigV4Context& ctx);
 
 // Header signing of a finished request: the `host` header is set to the authority of its URL
-// (userinfo dropped, default port dropped); path and query come from the URL. Fails on a URL
-// that is not absolute http(s).
+// as written there (userinfo dropped; a port kept when the URL has one, as http::Client sends
+// it); path and query come from the URL. Fails on a URL that is not absolute http(s).
 core::Result<SigV4Signature> sign_sigv4_request(core::UpstreamRequest& req,
                                                 const SigV4Context& ctx);
 

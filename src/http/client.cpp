@@ -363,17 +363,11 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
   if (!pool_slot) pool_slot = std::make_unique<Pool>();
   auto& pool = *pool_slot;
 
-  // Serialized by hand into one buffer: one gathered write, no Beast serializer. A request
-  // that carries its own host header (SigV4 signs it) is sent with exactly that one, once.
-  const std::string* host = &origin.host_header;
-  for (auto& [k, v] : req.headers) {
-    if (beast::iequals(k, "host")) host = &v;
-  }
+  // Serialized by hand into one buffer: one gathered write, no Beast serializer.
   std::string out = std::string(bhttp::to_string(req.method)) + " " + origin.target +
-                    " HTTP/1.1\r\nHost: " + *host + "\r\n";
+                    " HTTP/1.1\r\nHost: " + origin.host_header + "\r\n";
   auto append = [&out](const auto& list) {
     for (auto& [k, v] : list) {
-      if (beast::iequals(k, "host")) continue;
       out += k;
       out += ": ";
       out += v;

@@ -106,20 +106,25 @@ TEST(AuthSign, SigV4SessionToken_AddsAndSignsSecurityToken) {
                 "Signature=c37c151f7802215dc40cac1352af4daf73edf7fe8103527762de91ad9e819073"});
 }
 
-TEST(AuthSign, SigV4HostHeader_KeepsNonDefaultPort_DropsDefaultPortAndUserinfo) {
+// The signed Host is what http::Client sends: the URL's authority, port as written.
+TEST(AuthSign, SigV4HostHeader_IsUrlAuthorityAsWritten_WithoutUserinfo) {
   auto a = converse_request("http://127.0.0.1:8123/model/m/converse?x=1");
   sign(a, bedrock_credentials(), kVectorTime);
   EXPECT_EQ(values(a.headers, "host"), std::vector<std::string>{"127.0.0.1:8123"});
 
   auto b =
-      converse_request("https://user@bedrock-runtime.us-east-1.amazonaws.com:443/model/m/converse");
+      converse_request("https://user:pw@bedrock-runtime.us-east-1.amazonaws.com/model/m/converse");
   sign(b, bedrock_credentials(), kVectorTime);
   EXPECT_EQ(values(b.headers, "host"),
             std::vector<std::string>{"bedrock-runtime.us-east-1.amazonaws.com"});
 
-  auto c = converse_request("http://[::1]:80/model/m/converse");
+  auto c = converse_request("https://[::1]:443/model/m/converse");
   sign(c, bedrock_credentials(), kVectorTime);
-  EXPECT_EQ(values(c.headers, "host"), std::vector<std::string>{"[::1]"});
+  EXPECT_EQ(values(c.headers, "host"), std::vector<std::string>{"[::1]:443"});
+
+  auto d = converse_request("http://localhost?x=1");
+  sign(d, bedrock_credentials(), kVectorTime);
+  EXPECT_EQ(values(d.headers, "host"), std::vector<std::string>{"localhost"});
 }
 
 // A retry signs the same request again: one of each header, the signature of the new time.

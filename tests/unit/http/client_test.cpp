@@ -136,26 +136,6 @@ TEST(HttpClient, Send_ReadAll_GetsStatusHeadersAndBody) {
   EXPECT_EQ(v.at("body").as_string(), R"({"model":"m"})");
 }
 
-// SigV4 signs the Host header, so a request that carries one is sent with exactly it, once.
-TEST(HttpClient, RequestHostHeader_ReplacesUrlAuthority_SentOnce) {
-  TestServer srv([](Exchange& ex) -> Task<void> {
-    auto& req = ex.request();
-    const auto hosts = req.equal_range(bhttp::field::host);
-    json::object o{{"host", std::string(req[bhttp::field::host])},
-                   {"count", std::distance(hosts.first, hosts.second)}};
-    co_await ex.send(json_response(200, json::serialize(o)));
-  });
-  net::io_context ioc;
-  Client client(ioc);
-  auto req = request(srv.url("/v1/models"));
-  req.headers = {{"host", "signed.example:8443"}};
-  auto r = run(ioc, [&] { return fetch(client, req); });
-  ASSERT_TRUE(r.has_value()) << r.error().message;
-  auto v = json::parse(r->body);
-  EXPECT_EQ(v.at("host").as_string(), "signed.example:8443");
-  EXPECT_EQ(v.at("count").as_int64(), 1);
-}
-
 TEST(HttpClient, ErrorStatus_IsAResponseNotAnError) {
   TestServer srv([](Exchange& ex) -> Task<void> {
     co_await ex.send(json_response(429, R"({"error":{"message":"slow down"}})"));
