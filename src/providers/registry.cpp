@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "providers/adapter.h"
+#include "providers/anthropic.h"
 
 namespace stratus::providers {
 
@@ -15,7 +16,7 @@ struct Entry {
 };
 
 constexpr Entry kAdapters[] = {
-    {"placeholder", nullptr},
+    {"anthropic", &anthropic_adapter},
 };
 
 }  // namespace
