@@ -6,6 +6,7 @@
 namespace stratus::mock {
 
 const Dialect& openai_dialect();
+const Dialect& anthropic_dialect();
 
 namespace {
 
@@ -16,6 +17,7 @@ struct Entry {
 
 constexpr Entry kDialects[] = {
     {"openai", &openai_dialect},
+    {"anthropic", &anthropic_dialect},
 };
 
 std::uint64_t fnv1a(std::string_view s) {

@@ -325,6 +325,39 @@ TEST(AnthropicEncode, OnlySystemMessages_Is400) {
   expect_invalid(chat_of({msg(Role::system, "You are helpful.")}), "messages");
 }
 
+TEST(AnthropicEncode, FromOpenAIBody_ParsedThenEncoded) {
+  auto chat = api::parse_chat(json::parse(R"({
+    "model": "my-alias", "max_completion_tokens": 300, "stream": true,
+    "stream_options": {"include_usage": true}, "parallel_tool_calls": false,
+    "messages": [
+      {"role": "developer", "content": "Use tools."},
+      {"role": "user", "content": [
+        {"type": "text", "text": "Where is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]},
+      {"role": "assistant", "content": null, "tool_calls": [
+        {"id": "call_1", "type": "function",
+         "function": {"name": "locate", "arguments": "{\"hint\":\"tower\"}"}}]},
+      {"role": "tool", "tool_call_id": "call_1", "content": "Paris"}],
+    "tools": [{"type": "function", "function": {"name": "locate", "description": "Find a place",
+               "parameters": {"type": "object", "properties": {"hint": {"type": "string"}}}}}],
+    "tool_choice": "required"})"));
+  ASSERT_TRUE(chat.has_value()) << chat.error().message;
+  expect_body(*chat, R"({
+    "model": "claude-sonnet-4-5", "max_tokens": 300, "stream": true, "system": "Use tools.",
+    "messages": [
+      {"role": "user", "content": [
+        {"type": "text", "text": "Where is this?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                     "data": "iVBORw0KGgo="}}]},
+      {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "call_1", "name": "locate", "input": {"hint": "tower"}}]},
+      {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "call_1", "content": "Paris"}]}],
+    "tools": [{"name": "locate", "description": "Find a place",
+               "input_schema": {"type": "object", "properties": {"hint": {"type": "string"}}}}],
+    "tool_choice": {"type": "any", "disable_parallel_tool_use": true}})");
+}
+
 // ---- decode_chat (recorded exchanges) ----
 
 json::array exchanges(std::string_view name) {
