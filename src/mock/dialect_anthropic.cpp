@@ -253,9 +253,14 @@ std::optional<Invalid> check_tools(const json::object& body) {
   return std::nullopt;
 }
 
-std::optional<Invalid> check_body(const json::object& body) {
+// API version 2026-10-21 removed the sampling parameters (a 400 even at their defaults).
+bool removed_in(std::string_view version, std::string_view key) {
+  return version >= "2026-10-21" && (key == "temperature" || key == "top_p" || key == "top_k");
+}
+
+std::optional<Invalid> check_body(const json::object& body, std::string_view version) {
   for (auto& [key, value] : body) {
-    if (!known_fields().contains(key)) {
+    if (!known_fields().contains(key) || removed_in(version, key)) {
       return Invalid{std::string(key) + ": Extra inputs are not permitted"};
     }
   }
@@ -310,7 +315,8 @@ class AnthropicDialect final : public Dialect {
   }
 
   std::optional<Reply> check_auth(const MockRequest& req) const override {
-    if (req.header("x-api-key").empty()) {
+    // API keys come as x-api-key, or (SDKs for API version 2026-10-21) as a bearer token.
+    if (req.header("x-api-key").empty() && !req.header("authorization").starts_with("Bearer ")) {
       return error_reply(401, "x-api-key header is required");
     }
     if (req.header("anthropic-version").empty()) {
@@ -326,7 +332,7 @@ class AnthropicDialect final : public Dialect {
       error = error_reply(400, "There was an error parsing the body of your request as JSON");
       return std::nullopt;
     }
-    if (auto bad = check_body(body.as_object())) {
+    if (auto bad = check_body(body.as_object(), req.header("anthropic-version"))) {
       error = error_reply(400, bad->message);
       return std::nullopt;
     }

@@ -131,10 +131,8 @@ class AnthropicAdapter final : public Adapter {
     core::UpstreamRequest req;
     req.method = "POST";
     req.url = d.base_url + "/v1/messages";
-    req.headers = {
-        {"content-type", "application/json"},
-        {"anthropic-version",
-         d.api_version.empty() ? std::string(anthropic::kDefaultVersion) : d.api_version}};
+    req.headers = {{"content-type", "application/json"},
+                   {"anthropic-version", std::string(anthropic::version(d))}};
     req.body = json::serialize(*body);
     return req;
   }

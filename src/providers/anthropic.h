@@ -17,6 +17,13 @@ namespace anthropic {
 
 constexpr std::string_view kDefaultVersion = "2023-06-01";
 constexpr std::int64_t kDefaultMaxTokens = 4096;
+// The first API version that refuses temperature, top_p and top_k.
+constexpr std::string_view kNoSamplingVersion = "2026-10-21";
+
+// The anthropic-version header for this deployment.
+inline std::string_view version(const Deployment& d) {
+  return d.api_version.empty() ? kDefaultVersion : std::string_view(d.api_version);
+}
 
 // The request body for this chat (what encode_chat sends), or a 400 naming the field.
 core::Result<boost::json::object> request_body(const api::Chat& chat, const Deployment& d);

@@ -236,11 +236,13 @@ core::Result<void> add_tooling(const api::Chat& chat, json::object& body) {
 }
 
 // Sampling and bookkeeping parameters. frequency/presence penalties, seed and reasoning_effort
-// have no Messages API counterpart and are not sent.
-void add_params(const api::Chat& chat, json::object& body) {
+// have no Messages API counterpart and are not sent; neither are temperature and top_p from
+// API version 2026-10-21 on, which refuses them (the model samples with its defaults).
+void add_params(const api::Chat& chat, std::string_view version, json::object& body) {
   body["max_tokens"] = chat.max_tokens.value_or(kDefaultMaxTokens);
-  if (chat.temperature) body["temperature"] = *chat.temperature;
-  if (chat.top_p) body["top_p"] = *chat.top_p;
+  const bool sampling = version < kNoSamplingVersion;
+  if (chat.temperature && sampling) body["temperature"] = *chat.temperature;
+  if (chat.top_p && sampling) body["top_p"] = *chat.top_p;
   if (!chat.stop.empty()) {
     json::array stops;
     for (const auto& s : chat.stop) stops.push_back(json::string(s));
@@ -269,7 +271,7 @@ core::Result<json::object> request_body(const api::Chat& chat, const Deployment&
   }
   body["messages"] = std::move(messages);
   if (auto r = add_tooling(chat, body); !r) return std::unexpected(r.error());
-  add_params(chat, body);
+  add_params(chat, version(d), body);
   return body;
 }
 

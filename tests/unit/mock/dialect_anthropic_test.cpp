@@ -134,6 +134,31 @@ TEST(AnthropicDialect, CheckAuth_KeyAndVersionRequired) {
                                          std::string("anthropic-version: header is required")));
 }
 
+TEST(AnthropicDialect, CheckAuth_BearerKeyAccepted) {
+  Req bearer;
+  bearer.headers.erase("x-api-key");
+  bearer.headers["authorization"] = "Bearer sk-test";
+  EXPECT_FALSE(dialect().check_auth(bearer.view()));
+  bearer.headers["authorization"] = "Basic abc";
+  auto r = dialect().check_auth(bearer.view());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+}
+
+TEST(AnthropicDialect, SamplingParams_RefusedFromApiVersion20261021) {
+  for (std::string_view param : {"temperature", "top_p", "top_k"}) {
+    Req req;
+    req.body = R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"a"}],")" +
+               std::string(param) + R"(":1})";
+    Reply bad;
+    EXPECT_TRUE(dialect().parse_chat(req.view(), bad)) << param << ": " << bad.body;
+    req.headers["anthropic-version"] = "2026-10-21";
+    EXPECT_FALSE(dialect().parse_chat(req.view(), bad)) << param;
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(error_of(bad).second, std::string(param) + ": Extra inputs are not permitted");
+  }
+}
+
 TEST(AnthropicDialect, ParsesTheAdaptersRequest) {
   Req req = encoded_tool_round_trip(true);
   Reply bad;

@@ -298,6 +298,22 @@ TEST(AnthropicEncode, Params_MappedAndUnsupportedOnesLeftOut) {
     "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]})");
 }
 
+TEST(AnthropicEncode, ApiVersion20261021_SamplingParamsLeftOut) {
+  api::Chat c = chat_of({msg(Role::user, "Hi")});
+  c.temperature = 0.5;
+  c.top_p = 0.9;
+  c.stop = {"END"};
+  Deployment d = deployment();
+  d.api_version = "2026-10-21";
+  auto r = encode(c, d);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->headers.at(1),
+            (std::pair<std::string, std::string>("anthropic-version", "2026-10-21")));
+  EXPECT_EQ(json::parse(r->body), json::parse(R"({"model": "claude-sonnet-4-5", "max_tokens": 4096,
+    "stop_sequences": ["END"],
+    "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]})"));
+}
+
 TEST(AnthropicEncode, ResponseFormatJsonSchema_OutputConfigFormat) {
   api::Chat c = chat_of({msg(Role::user, "Order ids?")});
   c.response_format.type = api::ResponseFormat::Type::json_schema;
