@@ -80,7 +80,8 @@ class Decoder final : public StreamDecoder {
       return std::unexpected(
           error_for_type(str(err, "type"), std::string(str(err, "message")), {}));
     }
-    return {};  // ping, content_block_stop and event types added later
+    if (type == "content_block_stop") return block_stop(o, out);
+    return {};  // ping and event types added later
   }
 
   core::Result<void> message_start(const json::object& o, std::vector<api::ChatChunk>& out) {
@@ -97,7 +98,7 @@ class Decoder final : public StreamDecoder {
     api::ChatChunk c;
     if (type == "tool_use") {
       const int index = static_cast<int>(tool_index_.size());
-      tool_index_[block_index(o)] = index;
+      tool_index_[block_index(o)] = {index, false};
       c.tool_calls.push_back(
           {index, std::string(str(block, "id")), std::string(str(block, "name")), std::string()});
     } else if (type == "text") {
@@ -124,9 +125,23 @@ class Decoder final : public StreamDecoder {
         return std::unexpected(stream_error("input_json_delta for a block that is not tool_use"));
       }
       const std::string_view piece = str(delta, "partial_json");
-      if (!piece.empty()) c.tool_calls.push_back({it->second, {}, {}, std::string(piece)});
+      if (!piece.empty()) {
+        c.tool_calls.push_back({it->second.index, {}, {}, std::string(piece)});
+        it->second.has_arguments = true;
+      }
     }
     if (c.tool_calls.empty() && c.content.empty() && c.reasoning.empty()) return {};
+    out.push_back(std::move(c));
+    return {};
+  }
+
+  // A tool that takes no arguments streams no JSON text; OpenAI clients expect "{}".
+  core::Result<void> block_stop(const json::object& o, std::vector<api::ChatChunk>& out) {
+    auto it = tool_index_.find(block_index(o));
+    if (it == tool_index_.end() || it->second.has_arguments) return {};
+    it->second.has_arguments = true;
+    api::ChatChunk c;
+    c.tool_calls.push_back({it->second.index, {}, {}, "{}"});
     out.push_back(std::move(c));
     return {};
   }
@@ -164,7 +179,11 @@ class Decoder final : public StreamDecoder {
 
   codec::SseReader reader_;
   std::vector<codec::SseEvent> events_;
-  std::map<std::int64_t, int> tool_index_;  // content-block index → OpenAI tool_calls index
+  struct ToolBlock {
+    int index = 0;  // OpenAI's tool_calls index
+    bool has_arguments = false;
+  };
+  std::map<std::int64_t, ToolBlock> tool_index_;  // by content-block index
   api::Usage usage_;
   bool finished_ = false;
   bool stopped_ = false;

@@ -198,6 +198,26 @@ TEST(AnthropicStream, ThinkingSeveralToolsAndCache) {
        R"(tool[0] args={"x":1})", "finish=tool_calls", "usage=45/30/75 cached=40 creation=2"});
 }
 
+TEST(AnthropicStream, ToolWithoutArguments_GetsEmptyObject) {
+  const std::string s =
+      event(
+          "message_start",
+          R"({"type":"message_start","message":{"usage":{"input_tokens":4,"output_tokens":1}}})") +
+      event(
+          "content_block_start",
+          R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t1","name":"now","input":{}}})") +
+      event(
+          "content_block_delta",
+          R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}})") +
+      event("content_block_stop", R"({"type":"content_block_stop","index":0})") +
+      event(
+          "message_delta",
+          R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":8}})") +
+      event("message_stop", R"({"type":"message_stop"})");
+  expect_same_at_every_split(s, {"role", "tool[0] id=t1 name=now", "tool[0] args={}",
+                                 "finish=tool_calls", "usage=4/8/12 cached=0 creation=0"});
+}
+
 TEST(AnthropicStream, TruncatedBeforeMessageStop_IsUpstreamError) {
   const std::string full = read_data("basic_response.sse");
   const std::size_t cut = full.find("event: message_stop");
