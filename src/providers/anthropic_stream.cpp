@@ -42,11 +42,9 @@ class Decoder final : public StreamDecoder {
   core::Result<void> finish(std::vector<api::ChatChunk>& out) override {
     // A recorded stream may end without the blank line after its last event; an event cut
     // short is not JSON and just means the stream was truncated.
-    if (reader_.has_partial()) {
-      events_.clear();
-      reader_.feed("\n\n", events_);
-      if (auto r = handle_events(out, /*at_end=*/true); !r) return r;
-    }
+    events_.clear();
+    reader_.finish(events_);
+    if (auto r = handle_events(out, /*at_end=*/true); !r) return r;
     if (!stopped_) return std::unexpected(stream_error("stream ended before message_stop"));
     return {};
   }

@@ -5,6 +5,8 @@
 
 #include "providers/adapter.h"
 #include "providers/anthropic.h"
+#include "providers/azure.h"
+#include "providers/openai_compatible.h"
 
 namespace stratus::providers {
 
@@ -16,6 +18,8 @@ struct Entry {
 };
 
 constexpr Entry kAdapters[] = {
+    {"openai", &openai_adapter},
+    {"azure", &azure_adapter},
     {"anthropic", &anthropic_adapter},
 };
 
