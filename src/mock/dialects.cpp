@@ -6,6 +6,7 @@
 namespace stratus::mock {
 
 const Dialect& openai_dialect();
+const Dialect& azure_dialect();
 const Dialect& anthropic_dialect();
 
 namespace {
@@ -17,6 +18,7 @@ struct Entry {
 
 constexpr Entry kDialects[] = {
     {"openai", &openai_dialect},
+    {"azure", &azure_dialect},
     {"anthropic", &anthropic_dialect},
 };
 
