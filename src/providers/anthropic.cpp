@@ -41,8 +41,9 @@ api::FinishReason finish_reason_of(std::string_view stop_reason) {
 
 namespace {
 
-core::Error malformed(std::string what) {
-  auto e = core::Error::make(ErrorKind::upstream, "provider 'anthropic': " + what);
+core::Error malformed(std::string_view provider, std::string what) {
+  auto e =
+      core::Error::make(ErrorKind::upstream, "provider '" + std::string(provider) + "' " + what);
   e.retryable = false;
   return e;
 }
@@ -62,10 +63,12 @@ void read_usage(const json::object& u, api::Usage& usage) {
   usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
 }
 
-core::Result<api::ChatResponse> decode_message(const json::value& message) {
+core::Result<api::ChatResponse> decode_message(const json::value& message,
+                                               std::string_view provider) {
   const json::object* m = message.if_object();
   if (!m || !m->contains("content") || !m->at("content").is_array()) {
-    return std::unexpected(malformed("response is not a Messages API message"));
+    return std::unexpected(
+        malformed(provider, "answered with something that is not a Messages API message"));
   }
   api::ChatResponse r;
   r.id = string_at(*m, "id");
@@ -90,7 +93,7 @@ core::Result<api::ChatResponse> decode_message(const json::value& message) {
 }
 
 core::Error error_for_type(std::string_view type, std::string message,
-                           const core::UpstreamResponse& res) {
+                           const core::UpstreamResponse& res, std::string_view provider) {
   std::optional<ErrorKind> kind;
   if (type == "invalid_request_error" || type == "request_too_large") {
     kind = ErrorKind::invalid_request;
@@ -108,10 +111,10 @@ core::Error error_for_type(std::string_view type, std::string message,
     kind = ErrorKind::overloaded;
   } else if (type == "timeout_error") {
     kind = ErrorKind::timeout;
-  } else if (res.status == 0) {
-    kind = ErrorKind::upstream;  // an unknown error event inside a stream
+  } else if (res.status / 100 == 2) {
+    kind = ErrorKind::upstream;  // an unknown error type inside a stream or a 200 body
   }
-  return provider_error(res, "anthropic", std::move(message), kind);
+  return provider_error(res, provider, std::move(message), kind);
 }
 
 }  // namespace anthropic
@@ -141,19 +144,21 @@ class AnthropicAdapter final : public Adapter {
                                               const Deployment& d,
                                               const CallContext&) const override {
     auto v = parse_json(res.body);
-    if (!v) return std::unexpected(anthropic::malformed("response body is not JSON"));
+    if (!v)
+      return std::unexpected(
+          anthropic::malformed(d.provider, "answered with a body that is not JSON"));
     if (const json::object* o = v->if_object(); o && o->contains("error")) {
       return std::unexpected(decode_error(res, d));
     }
-    return anthropic::decode_message(*v);
+    return anthropic::decode_message(*v, d.provider);
   }
 
-  std::unique_ptr<StreamDecoder> stream_decoder(const api::Chat&, const Deployment&,
+  std::unique_ptr<StreamDecoder> stream_decoder(const api::Chat&, const Deployment& d,
                                                 const CallContext&) const override {
-    return anthropic::make_stream_decoder();
+    return anthropic::make_stream_decoder(d.provider);
   }
 
-  core::Error decode_error(const core::UpstreamResponse& res, const Deployment&) const override {
+  core::Error decode_error(const core::UpstreamResponse& res, const Deployment& d) const override {
     std::string type;
     std::string message;
     if (auto v = parse_json(res.body); v && v->is_object()) {
@@ -165,7 +170,7 @@ class AnthropicAdapter final : public Adapter {
     if (message.empty()) {
       message = res.body.empty() ? "HTTP " + std::to_string(res.status) : res.body.substr(0, 512);
     }
-    return anthropic::error_for_type(type, std::move(message), res);
+    return anthropic::error_for_type(type, std::move(message), res, d.provider);
   }
 };
 

@@ -28,8 +28,10 @@ inline std::string_view version(const Deployment& d) {
 // The request body for this chat (what encode_chat sends), or a 400 naming the field.
 core::Result<boost::json::object> request_body(const api::Chat& chat, const Deployment& d);
 
-// A Messages API `message` object → the IR.
-core::Result<api::ChatResponse> decode_message(const boost::json::value& message);
+// A Messages API `message` object → the IR. `provider` (the config name) names the provider
+// in error messages, here and below.
+core::Result<api::ChatResponse> decode_message(const boost::json::value& message,
+                                               std::string_view provider);
 
 // Shared by the message and stream decoders.
 api::FinishReason finish_reason_of(std::string_view stop_reason);
@@ -38,11 +40,11 @@ api::FinishReason finish_reason_of(std::string_view stop_reason);
 void read_usage(const boost::json::object& u, api::Usage& usage);
 
 // An Anthropic error `type` ("overloaded_error") with its message → the gateway's error.
-// `res` gives the HTTP status (0 inside a stream) and Retry-After.
+// `res` gives the HTTP status (200 for an error event inside a stream) and Retry-After.
 core::Error error_for_type(std::string_view type, std::string message,
-                           const core::UpstreamResponse& res);
+                           const core::UpstreamResponse& res, std::string_view provider);
 
-std::unique_ptr<StreamDecoder> make_stream_decoder();
+std::unique_ptr<StreamDecoder> make_stream_decoder(std::string provider);
 
 }  // namespace anthropic
 }  // namespace stratus::providers

@@ -25,14 +25,10 @@ const json::object& obj(const json::object& o, std::string_view key) {
   return v && v->is_object() ? v->as_object() : kEmpty;
 }
 
-core::Error stream_error(std::string message) {
-  auto e = core::Error::make(ErrorKind::upstream, "provider 'anthropic': " + message);
-  e.retryable = false;
-  return e;
-}
-
 class Decoder final : public StreamDecoder {
  public:
+  explicit Decoder(std::string provider) : provider_(std::move(provider)) {}
+
   core::Result<void> feed(std::string_view bytes, std::vector<api::ChatChunk>& out) override {
     events_.clear();
     reader_.feed(bytes, events_);
@@ -45,7 +41,7 @@ class Decoder final : public StreamDecoder {
     events_.clear();
     reader_.finish(events_);
     if (auto r = handle_events(out, /*at_end=*/true); !r) return r;
-    if (!stopped_) return std::unexpected(stream_error("stream ended before message_stop"));
+    if (!stopped_) return std::unexpected(stream_error("ended the stream before message_stop"));
     return {};
   }
 
@@ -56,7 +52,8 @@ class Decoder final : public StreamDecoder {
       auto v = parse_json(e.data);
       if (!v || !v->is_object()) {
         if (at_end) break;
-        return std::unexpected(stream_error("stream event is not a JSON object: " + e.data));
+        return std::unexpected(
+            stream_error("sent a stream event that is not a JSON object: " + e.data));
       }
       auto r = handle(e, v->as_object(), out);
       if (!r) return r;
@@ -75,8 +72,10 @@ class Decoder final : public StreamDecoder {
     if (type == "message_stop") return message_stop(out);
     if (type == "error") {
       const json::object& err = obj(o, "error");
+      core::UpstreamResponse in_stream;
+      in_stream.status = 200;
       return std::unexpected(
-          error_for_type(str(err, "type"), std::string(str(err, "message")), {}));
+          error_for_type(str(err, "type"), std::string(str(err, "message")), in_stream, provider_));
     }
     if (type == "content_block_stop") return block_stop(o, out);
     return {};  // ping and event types added later
@@ -120,7 +119,8 @@ class Decoder final : public StreamDecoder {
     } else if (type == "input_json_delta") {
       auto it = tool_index_.find(block_index(o));
       if (it == tool_index_.end()) {
-        return std::unexpected(stream_error("input_json_delta for a block that is not tool_use"));
+        return std::unexpected(
+            stream_error("sent input_json_delta for a block that is not tool_use"));
       }
       const std::string_view piece = str(delta, "partial_json");
       if (!piece.empty()) {
@@ -175,6 +175,13 @@ class Decoder final : public StreamDecoder {
     return v && v->is_int64() ? v->as_int64() : -1;
   }
 
+  core::Error stream_error(std::string what) const {
+    auto e = core::Error::make(ErrorKind::upstream, "provider '" + provider_ + "' " + what);
+    e.retryable = false;
+    return e;
+  }
+
+  std::string provider_;
   codec::SseReader reader_;
   std::vector<codec::SseEvent> events_;
   struct ToolBlock {
@@ -189,6 +196,8 @@ class Decoder final : public StreamDecoder {
 
 }  // namespace
 
-std::unique_ptr<StreamDecoder> make_stream_decoder() { return std::make_unique<Decoder>(); }
+std::unique_ptr<StreamDecoder> make_stream_decoder(std::string provider) {
+  return std::make_unique<Decoder>(std::move(provider));
+}
 
 }  // namespace stratus::providers::anthropic

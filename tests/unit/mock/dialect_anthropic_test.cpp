@@ -59,6 +59,7 @@ api::Message msg(api::Role role, std::string text) {
 
 providers::Deployment deployment() {
   providers::Deployment d;
+  d.provider = "mock-cloud";
   d.base_url = "http://127.0.0.1:1";
   d.model = "claude-mock";
   return d;
@@ -277,7 +278,7 @@ std::vector<std::string> event_names(const std::vector<std::string>& events) {
 
 // Decodes the events with the adapter's stream decoder, byte by byte.
 std::vector<api::ChatChunk> decode_stream(const std::vector<std::string>& events) {
-  auto decoder = providers::anthropic::make_stream_decoder();
+  auto decoder = providers::anthropic::make_stream_decoder("mock-cloud");
   std::vector<api::ChatChunk> out;
   for (const auto& e : events) {
     for (char ch : e) {
@@ -349,7 +350,7 @@ TEST(AnthropicDialect, ErrorsDecodeToTheRightKinds) {
     core::UpstreamResponse res{r.status, r.headers, r.body};
     const auto e = providers::anthropic_adapter().decode_error(res, deployment());
     EXPECT_EQ(e.kind, kind) << status;
-    EXPECT_EQ(e.message, "provider 'anthropic': boom");
+    EXPECT_EQ(e.message, "provider 'mock-cloud' answered " + std::to_string(status) + ": boom");
   }
   EXPECT_EQ(error_of(dialect().error(529, "x")).first, "overloaded_error");
   EXPECT_EQ(error_of(dialect().error(500, "x")).first, "api_error");
@@ -361,7 +362,7 @@ TEST(AnthropicDialect, StreamErrorEvent_IsOverloadedForTheDecoder) {
   events.resize(3);
   events.push_back(dialect().stream_error_event(503, "Overloaded"));
   EXPECT_TRUE(events.back().starts_with("event: error\ndata: "));
-  auto decoder = providers::anthropic::make_stream_decoder();
+  auto decoder = providers::anthropic::make_stream_decoder("mock-cloud");
   std::vector<api::ChatChunk> out;
   std::string all;
   for (const auto& e : events) all += e;

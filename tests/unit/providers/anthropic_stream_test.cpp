@@ -80,7 +80,7 @@ struct Outcome {
 
 // Feeds the pieces, then finish(); stops at the first error.
 Outcome decode(const std::vector<std::string_view>& pieces) {
-  auto decoder = anthropic::make_stream_decoder();
+  auto decoder = anthropic::make_stream_decoder("claude");
   std::vector<api::ChatChunk> out;
   Outcome o;
   for (auto piece : pieces) {
@@ -226,7 +226,8 @@ TEST(AnthropicStream, TruncatedBeforeMessageStop_IsUpstreamError) {
     const Outcome o = decode_whole(std::string_view(full).substr(0, end));
     ASSERT_TRUE(o.error) << end;
     EXPECT_EQ(o.error->kind, ErrorKind::upstream);
-    EXPECT_NE(o.error->message.find("stream ended before message_stop"), std::string::npos);
+    EXPECT_NE(o.error->message.find("provider 'claude' ended the stream before message_stop"),
+              std::string::npos);
   }
 }
 
@@ -241,7 +242,7 @@ TEST(AnthropicStream, ErrorEventMidStream_IsOverloadedRetryable) {
     EXPECT_EQ(o.error->kind, ErrorKind::overloaded);
     EXPECT_EQ(core::http_status(o.error->kind), 503);
     EXPECT_TRUE(o.error->retryable);
-    EXPECT_EQ(o.error->message, "provider 'anthropic': Overloaded");
+    EXPECT_EQ(o.error->message, "provider 'claude' reported an error in its stream: Overloaded");
     // The chunks before the error were delivered.
     EXPECT_EQ(o.chunks, (Lines{"role", "content=Hello", "content= there", "content=!"}));
   }

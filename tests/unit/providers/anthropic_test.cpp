@@ -486,6 +486,8 @@ TEST(AnthropicDecode, NotAMessage_IsUpstreamError) {
     auto r = anthropic_adapter().decode_chat(json_response(200, body), deployment(), {});
     ASSERT_FALSE(r.has_value()) << body;
     EXPECT_EQ(r.error().kind, ErrorKind::upstream) << body;
+    EXPECT_EQ(r.error().message.rfind("provider 'claude' answered with ", 0), 0u)
+        << r.error().message;
   }
 }
 
@@ -508,10 +510,11 @@ TEST(AnthropicErrors, RecordedInvalidRequest400) {
   EXPECT_EQ(core::http_status(e.kind), 400);
   EXPECT_FALSE(e.retryable);
   EXPECT_EQ(e.upstream_status, 400);
-  EXPECT_EQ(e.message,
-            "provider 'anthropic': messages.0.content.1: unexpected `tool_use_id` found in "
-            "`tool_result` blocks: toolu_01GHndag5wQmbzNihYmV2UBj. Each `tool_result` block must "
-            "have a corresponding `tool_use` block in the previous message.");
+  EXPECT_EQ(
+      e.message,
+      "provider 'claude' answered 400: messages.0.content.1: unexpected `tool_use_id` found in "
+      "`tool_result` blocks: toolu_01GHndag5wQmbzNihYmV2UBj. Each `tool_result` block must "
+      "have a corresponding `tool_use` block in the previous message.");
 }
 
 TEST(AnthropicErrors, RecordedRateLimit429_Retryable) {
@@ -605,7 +608,8 @@ TEST(AnthropicErrors, MappingTable) {
     EXPECT_EQ(e.retry_after_s, c.retry_after_s) << label;
     EXPECT_EQ(e.upstream_status, c.status) << label;
     const std::string shown = c.message.empty() ? "HTTP " + std::to_string(c.status) : c.message;
-    EXPECT_EQ(e.message, "provider 'anthropic': " + shown) << label;
+    EXPECT_EQ(e.message, "provider 'claude' answered " + std::to_string(c.status) + ": " + shown)
+        << label;
     EXPECT_EQ(e.code, c.kind == ErrorKind::context_length ? "context_length_exceeded" : "")
         << label;
   }
