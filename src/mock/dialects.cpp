@@ -7,6 +7,7 @@ namespace stratus::mock {
 
 const Dialect& openai_dialect();
 const Dialect& azure_dialect();
+const Dialect& anthropic_dialect();
 
 namespace {
 
@@ -18,6 +19,7 @@ struct Entry {
 constexpr Entry kDialects[] = {
     {"openai", &openai_dialect},
     {"azure", &azure_dialect},
+    {"anthropic", &anthropic_dialect},
 };
 
 std::uint64_t fnv1a(std::string_view s) {

@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "providers/adapter.h"
+#include "providers/anthropic.h"
 #include "providers/azure.h"
 #include "providers/openai_compatible.h"
 
@@ -19,6 +20,7 @@ struct Entry {
 constexpr Entry kAdapters[] = {
     {"openai", &openai_adapter},
     {"azure", &azure_adapter},
+    {"anthropic", &anthropic_adapter},
 };
 
 }  // namespace

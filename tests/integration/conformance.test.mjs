@@ -34,6 +34,19 @@ export const PROVIDERS = [
     embeddings: true,
     codes: { 400: 'content_filter' },  // the mock's Azure 400 is a content-filter refusal
   },
+  {
+    type: 'anthropic',
+    provider: (url) => ({ base_url: url, api_key: 'sk-ant-test' }),
+    system: (body) => body.system,
+    path: /^\/v1\/messages$/,
+    // Anthropic's own overload status, 529, reaches clients as 503.
+    errors: [
+      { status: 400, cls: OpenAI.BadRequestError },
+      { status: 401, cls: OpenAI.AuthenticationError },
+      { status: 429, cls: OpenAI.RateLimitError, retryAfter: '3' },
+      { status: 529, cls: OpenAI.InternalServerError, expect: 503 },
+    ],
+  },
 ];
 
 const ERRORS = [
