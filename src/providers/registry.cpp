@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "providers/adapter.h"
+#include "providers/gemini.h"
 
 namespace stratus::providers {
 
@@ -15,7 +16,8 @@ struct Entry {
 };
 
 constexpr Entry kAdapters[] = {
-    {"placeholder", nullptr},
+    {"gemini", &gemini_adapter},
+    {"vertex", &vertex_adapter},
 };
 
 }  // namespace
