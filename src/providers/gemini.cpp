@@ -28,7 +28,7 @@ std::vector<float> floats(const json::value* values) {
   if (!values || !values->is_array()) return out;
   out.reserve(values->get_array().size());
   for (const auto& x : values->get_array()) {
-    out.push_back(x.is_double() ? static_cast<float>(x.get_double())
+    out.push_back(x.is_double()  ? static_cast<float>(x.get_double())
                   : x.is_int64() ? static_cast<float>(x.get_int64())
                                  : 0.0f);
   }
@@ -85,7 +85,8 @@ class GoogleAdapter : public Adapter {
       out.vectors.push_back(floats(one->get_object().if_contains("values")));
     } else if (const auto* many = o.if_contains("embeddings"); many && many->is_array()) {
       for (const auto& e : many->get_array()) {
-        out.vectors.push_back(floats(e.is_object() ? e.get_object().if_contains("values") : nullptr));
+        out.vectors.push_back(
+            floats(e.is_object() ? e.get_object().if_contains("values") : nullptr));
       }
     } else if (const auto* preds = o.if_contains("predictions"); preds && preds->is_array()) {
       decode_predictions(preds->get_array(), out);
@@ -104,8 +105,8 @@ class GoogleAdapter : public Adapter {
   virtual core::Result<std::string> model_url(const Deployment& d) const = 0;
 
   static core::Error unreadable(const core::UpstreamResponse& res, const Deployment& d) {
-    auto e = core::Error::make(ErrorKind::upstream,
-                               "provider '" + d.provider + "': unreadable answer");
+    auto e =
+        core::Error::make(ErrorKind::upstream, "provider '" + d.provider + "': unreadable answer");
     e.upstream_status = res.status;
     return e;
   }

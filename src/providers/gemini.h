@@ -9,7 +9,8 @@ namespace stratus::providers {
 
 // {base_url}/{api_version or v1beta}/models/{model}:generateContent
 const Adapter& gemini_adapter();
-// {base_url}/{api_version or v1}/projects/{project}/locations/{region}/publishers/google/models/{model}:...
+// {base_url}/{api_version or
+// v1}/projects/{project}/locations/{region}/publishers/google/models/{model}:...
 const Adapter& vertex_adapter();
 
 }  // namespace stratus::providers

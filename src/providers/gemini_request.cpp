@@ -142,7 +142,8 @@ class ContentsBuilder {
       auto part = function_call_part(call, "messages[" + std::to_string(i) + "].tool_calls[" +
                                                std::to_string(j) + "].function.arguments");
       if (!part) return std::unexpected(part.error());
-      if (placeholder_signatures_ && j == 0) part->emplace("thoughtSignature", kPlaceholderSignature);
+      if (placeholder_signatures_ && j == 0)
+        part->emplace("thoughtSignature", kPlaceholderSignature);
       parts.push_back(std::move(*part));
       call_names_[call.id] = call.name;
     }
@@ -158,9 +159,8 @@ class ContentsBuilder {
                          "function name)",
                      "messages[" + std::to_string(i) + "].tool_call_id");
     }
-    json::object part{
-        {"functionResponse",
-         {{"name", name->second}, {"response", tool_response(joined_text(m))}}}};
+    json::object part{{"functionResponse",
+                       {{"name", name->second}, {"response", tool_response(joined_text(m))}}}};
     if (in_tool_turn_) {
       contents_.back().as_object()["parts"].as_array().push_back(std::move(part));
       return {};
@@ -270,8 +270,7 @@ core::Result<json::object> encode_request(const api::Chat& chat, std::string_vie
     if (auto r = builder.add(chat.messages[i], i); !r) return std::unexpected(r.error());
   }
   if (builder.contents().empty()) {
-    return invalid("Gemini needs at least one user or assistant message with content",
-                   "messages");
+    return invalid("Gemini needs at least one user or assistant message with content", "messages");
   }
   json::object body;
   body["contents"] = std::move(builder.contents());

@@ -74,8 +74,8 @@ void for_each_part(const json::object& candidate, OnText&& on_text, OnCall&& on_
       on_call(call->get_object());
     } else if (const auto* text = part->if_contains("text"); text && text->is_string()) {
       const auto* thought = part->if_contains("thought");
-      on_text(std::string_view(text->get_string()), thought && thought->is_bool() &&
-                                                        thought->get_bool());
+      on_text(std::string_view(text->get_string()),
+              thought && thought->is_bool() && thought->get_bool());
     }
   }
 }
@@ -251,8 +251,8 @@ class GeminiStreamDecoder final : public StreamDecoder {
         },
         [&](const json::object& call) {
           auto tc = tool_call(call, ctx_, calls_);
-          chunk.tool_calls.push_back({calls_, std::move(tc.id), std::move(tc.name),
-                                      std::move(tc.arguments)});
+          chunk.tool_calls.push_back(
+              {calls_, std::move(tc.id), std::move(tc.name), std::move(tc.arguments)});
           ++calls_;
         });
     if (auto r = finish_reason(string_at(*candidate, "finishReason"))) finish_ = r;
@@ -299,9 +299,9 @@ api::Usage usage_of(const json::value* usage_metadata) {
 
 core::Result<api::ChatResponse> decode_response(const json::value& body,
                                                 const core::UpstreamResponse& res,
-                                                std::string_view provider,
-                                                const CallContext& ctx) {
-  if (!body.is_object()) return std::unexpected(upstream(provider, "answer is not a JSON object", res.status));
+                                                std::string_view provider, const CallContext& ctx) {
+  if (!body.is_object())
+    return std::unexpected(upstream(provider, "answer is not a JSON object", res.status));
   const auto& o = body.get_object();
   if (const auto* err = o.if_contains("error"); err && err->is_object()) {
     return std::unexpected(rpc_error(err->get_object(), res, provider));

@@ -14,9 +14,9 @@ namespace {
 
 // Schema keys copied as they are.
 constexpr std::string_view kKeptKeys[] = {
-    "title",     "description", "nullable",  "enum",          "required",      "minItems",
-    "maxItems",  "minLength",   "maxLength", "minProperties", "maxProperties", "pattern",
-    "minimum",   "maximum",     "example",   "default",       "propertyOrdering",
+    "title",    "description", "nullable",  "enum",          "required",         "minItems",
+    "maxItems", "minLength",   "maxLength", "minProperties", "maxProperties",    "pattern",
+    "minimum",  "maximum",     "example",   "default",       "propertyOrdering",
 };
 // The formats Gemini accepts; others ("email", "uri", ...) make it answer 400.
 constexpr std::string_view kFormats[] = {"float", "double", "int32", "int64", "enum", "date-time"};

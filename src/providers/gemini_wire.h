@@ -28,8 +28,7 @@ core::Result<boost::json::value> function_schema(const boost::json::value& json_
 // A GenerateContentResponse → IR. Tool call ids Gemini leaves out are "call_<request_id>_<n>".
 core::Result<api::ChatResponse> decode_response(const boost::json::value& body,
                                                 const core::UpstreamResponse& res,
-                                                std::string_view provider,
-                                                const CallContext& ctx);
+                                                std::string_view provider, const CallContext& ctx);
 
 // Decoder of `streamGenerateContent?alt=sse` bodies.
 std::unique_ptr<StreamDecoder> make_stream_decoder(std::string provider, CallContext ctx);
