@@ -10,7 +10,8 @@ void sign(core::UpstreamRequest& req, const Credentials& creds,
     case Credentials::Kind::none:
       return;
     case Credentials::Kind::bearer:
-      if (!creds.secret.empty()) req.headers.emplace_back("authorization", "Bearer " + creds.secret);
+      if (!creds.secret.empty())
+        req.headers.emplace_back("authorization", "Bearer " + creds.secret);
       return;
     case Credentials::Kind::header:
       if (!creds.secret.empty()) req.headers.emplace_back(creds.header_name, creds.secret);

@@ -15,6 +15,7 @@
 #include "gateway/gateway.h"
 #include "gateway/handler.h"
 #include "http/server.h"
+#include "mock/dialect.h"
 #include "mock/mock.h"
 
 namespace stratus::cli {
@@ -85,11 +86,13 @@ void run_serve(const ServeArgs& args) {
       if (!c) return std::unexpected(problems_text("<demo>", c.error()));
       return *c;
     };
-    spdlog::warn("no --config given: serving the built-in demo (alias 'demo', two simulated clouds "
-                 "on ports {} and {})",
-                 clouds[0]->port(), clouds[1]->port());
+    spdlog::warn(
+        "no --config given: serving the built-in demo (alias 'demo', two simulated clouds "
+        "on ports {} and {})",
+        clouds[0]->port(), clouds[1]->port());
   } else {
-    loader = [file = args.config, listen = args.listen]() -> std::expected<config::Config, std::string> {
+    loader = [file = args.config,
+              listen = args.listen]() -> std::expected<config::Config, std::string> {
       auto c = config::load_file(file);
       if (!c) return std::unexpected(problems_text(file, c.error()));
       return *c;
@@ -131,7 +134,8 @@ void run_serve(const ServeArgs& args) {
   try {
     server.bind();
   } catch (const std::exception& e) {
-    std::cerr << "stratus: cannot listen on " << so.host << ":" << so.port << ": " << e.what() << "\n";
+    std::cerr << "stratus: cannot listen on " << so.host << ":" << so.port << ": " << e.what()
+              << "\n";
     g_exit = 1;
     return;
   }
@@ -168,29 +172,46 @@ void add_serve(CLI::App& app) {
 
 void add_mock(CLI::App& app) {
   auto o = std::make_shared<mock::MockOptions>();
-  auto dialect = std::make_shared<std::string>("openai");
-  auto* cmd = app.add_subcommand("mock", "Run a simulated provider (for demos, tests and benchmarks)");
+  auto* cmd =
+      app.add_subcommand("mock", "Run a simulated provider (for demos, tests and benchmarks)");
   cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
   cmd->add_option("-p,--port", o->port, "port (0: any free port)")->capture_default_str();
   cmd->add_option("--workers", o->workers, "worker threads")->capture_default_str();
-  cmd->add_option("--dialect", *dialect, "wire format to speak")->check(CLI::IsMember({"openai"}))->capture_default_str();
+  std::vector<std::string> dialects;
+  for (auto n : mock::dialect_names()) dialects.emplace_back(n);
+  cmd->add_option("--dialect", o->dialect, "wire format to speak")
+      ->check(CLI::IsMember(dialects))
+      ->capture_default_str();
   cmd->add_option("--name", o->name, "name shown in answers")->capture_default_str();
-  cmd->add_option("--ttft-ms", o->ttft_ms, "delay before the first streamed token")->capture_default_str();
-  cmd->add_option("--tokens-per-sec", o->tokens_per_sec, "stream pace (0: all at once)")->capture_default_str();
+  cmd->add_option("--ttft-ms", o->ttft_ms, "delay before the first streamed token")
+      ->capture_default_str();
+  cmd->add_option("--tokens-per-sec", o->tokens_per_sec, "stream pace (0: all at once)")
+      ->capture_default_str();
   cmd->add_option("--tokens", o->tokens, "completion length")->capture_default_str();
-  cmd->add_option("--fail-status", o->fail_status, "answer with this HTTP status (0: off)")->capture_default_str();
-  cmd->add_option("--fail-rate", o->fail_rate, "fraction of requests that fail")->capture_default_str();
-  cmd->add_option("--retry-after", o->retry_after_s, "Retry-After seconds sent with failures")->capture_default_str();
+  cmd->add_option("--fail-status", o->fail_status, "answer with this HTTP status (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--fail-rate", o->fail_rate, "fraction of requests that fail")
+      ->capture_default_str();
+  cmd->add_option("--retry-after", o->retry_after_s, "Retry-After seconds sent with failures")
+      ->capture_default_str();
   cmd->add_flag("--hang", o->hang, "accept requests and never answer");
-  cmd->add_option("--close-after-chunks", o->close_after_chunks, "cut streams after N chunks")->capture_default_str();
-  cmd->add_option("--hang-after-chunks", o->hang_after_chunks, "stall streams after N chunks")->capture_default_str();
+  cmd->add_option("--close-after-chunks", o->close_after_chunks, "cut streams after N chunks")
+      ->capture_default_str();
+  cmd->add_option("--hang-after-chunks", o->hang_after_chunks, "stall streams after N chunks")
+      ->capture_default_str();
+  cmd->add_option("--error-after-chunks", o->error_after_chunks,
+                  "end streams with an error event after N chunks")
+      ->capture_default_str();
+  cmd->add_option("--tool-calls", o->tool_calls, "tool calls per answer when tools are offered")
+      ->capture_default_str();
   cmd->callback([o] {
     block_control_signals();
     mock::MockServer server(*o);
     try {
       server.start();
     } catch (const std::exception& e) {
-      std::cerr << "stratus mock: cannot listen on " << o->host << ":" << o->port << ": " << e.what() << "\n";
+      std::cerr << "stratus mock: cannot listen on " << o->host << ":" << o->port << ": "
+                << e.what() << "\n";
       g_exit = 1;
       return;
     }

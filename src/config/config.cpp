@@ -17,8 +17,29 @@
 namespace stratus::config {
 namespace {
 
-// Later issues add azure, bedrock, anthropic, gemini, vertex here and nowhere else.
-constexpr std::array<std::string_view, 1> kProviderTypes = {"openai"};
+// Every provider type the gateway knows. Adding an OpenAI-compatible service is one row.
+constexpr ProviderType kProviderTypes[] = {
+    {"openai", "openai", "https://api.openai.com/v1", AuthStyle::bearer},
+    {"azure", "azure", "", AuthStyle::api_key},
+    {"bedrock", "bedrock", "https://bedrock-runtime.{region}.amazonaws.com", AuthStyle::sigv4,
+     true},
+    {"anthropic", "anthropic", "https://api.anthropic.com", AuthStyle::x_api_key},
+    {"gemini", "gemini", "https://generativelanguage.googleapis.com", AuthStyle::goog_key},
+    {"vertex", "vertex", "https://{region}-aiplatform.googleapis.com", AuthStyle::bearer, true,
+     true},
+    {"oci", "openai", "https://inference.generativeai.{region}.oci.oraclecloud.com/openai/v1",
+     AuthStyle::bearer, true},
+    {"groq", "openai", "https://api.groq.com/openai/v1", AuthStyle::bearer},
+    {"together", "openai", "https://api.together.xyz/v1", AuthStyle::bearer},
+    {"mistral", "openai", "https://api.mistral.ai/v1", AuthStyle::bearer},
+    {"deepseek", "openai", "https://api.deepseek.com/v1", AuthStyle::bearer},
+    {"xai", "openai", "https://api.x.ai/v1", AuthStyle::bearer},
+    {"fireworks", "openai", "https://api.fireworks.ai/inference/v1", AuthStyle::bearer},
+    {"openrouter", "openai", "https://openrouter.ai/api/v1", AuthStyle::bearer},
+    {"vllm", "openai", "http://127.0.0.1:8000/v1", AuthStyle::bearer},
+    {"ollama", "openai", "http://127.0.0.1:11434/v1", AuthStyle::bearer},
+    {"llamacpp", "openai", "http://127.0.0.1:8080/v1", AuthStyle::bearer},
+};
 
 std::unexpected<std::string> fail(std::string message) {
   return std::unexpected(std::move(message));
@@ -32,12 +53,19 @@ bool is_variable_name(std::string_view name) {
 
 }  // namespace
 
-bool is_known_provider_type(std::string_view type) {
-  return std::ranges::find(kProviderTypes, type) != kProviderTypes.end();
+const ProviderType* find_provider_type(std::string_view name) {
+  for (const auto& t : kProviderTypes) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
 }
 
+bool is_known_provider_type(std::string_view type) { return find_provider_type(type) != nullptr; }
+
 std::vector<std::string_view> known_provider_types() {
-  return {kProviderTypes.begin(), kProviderTypes.end()};
+  std::vector<std::string_view> out;
+  for (const auto& t : kProviderTypes) out.push_back(t.name);
+  return out;
 }
 
 std::expected<std::string, std::string> interpolate(std::string_view text, const EnvLookup& env) {

@@ -34,11 +34,45 @@ struct ServerConfig {
   std::string access_log = "stdout";  // stdout | stderr | off | a file path
 };
 
+// How a provider type authenticates.
+enum class AuthStyle {
+  none,       // local servers
+  bearer,     // Authorization: Bearer <api_key>
+  api_key,    // Azure: api-key: <api_key>
+  x_api_key,  // Anthropic: x-api-key: <api_key>
+  goog_key,   // Gemini: x-goog-api-key: <api_key>
+  sigv4,      // AWS Signature Version 4 (Bedrock)
+};
+
+// A provider type: its wire format (the adapter) and defaults. OpenAI-compatible services are
+// rows of data here, not code.
+struct ProviderType {
+  std::string_view name;  // config `type:`
+  std::string_view wire;  // adapter: openai | azure | bedrock | anthropic | gemini | vertex
+  std::string_view default_base_url;  // may contain {region}; "" = base_url required
+  AuthStyle auth;
+  bool needs_region = false;
+  bool needs_project = false;
+};
+const ProviderType* find_provider_type(std::string_view name);
+
+struct AwsKeys {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;
+};
+
 struct Provider {
   std::string name;
-  std::string type;                            // "openai" for now
-  std::string base_url;                        // e.g. https://api.openai.com/v1
-  std::string api_key;                         // may be empty (local servers)
+  std::string type;  // a ProviderType name: openai, azure, bedrock, anthropic, gemini, ...
+  std::string wire;  // the type's adapter (filled by parse)
+  AuthStyle auth = AuthStyle::bearer;  // (filled by parse)
+  std::string base_url;                // e.g. https://api.openai.com/v1 (default from the type)
+  std::string api_key;                 // may be empty (local servers)
+  std::string region;                  // bedrock, vertex, oci (bedrock: default AWS_REGION)
+  std::string project;                 // vertex
+  std::string api_version;  // azure (default 2024-10-21; "v1" = the /openai/v1 API), anthropic
+  AwsKeys aws;              // bedrock (default AWS_ACCESS_KEY_ID, ...)
   std::map<std::string, std::string> headers;  // extra headers sent upstream
   std::string ca_file;  // extra CA bundle for TLS verification (PEM); empty = system store
   Timeouts timeouts;

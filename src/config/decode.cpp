@@ -25,8 +25,21 @@ constexpr std::string_view kServerKeys[] = {
     "listen",           "workers",           "max_body_bytes",
     "max_header_bytes", "header_timeout_ms", "idle_timeout_ms",
     "max_connections",  "drain_timeout_ms",  "access_log"};
-constexpr std::string_view kProviderKeys[] = {"name",    "type",    "base_url",        "api_key",
-                                              "headers", "ca_file", "max_connections", "timeouts"};
+constexpr std::string_view kProviderKeys[] = {"name",
+                                              "type",
+                                              "base_url",
+                                              "api_key",
+                                              "headers",
+                                              "ca_file",
+                                              "max_connections",
+                                              "timeouts",
+                                              "region",
+                                              "project",
+                                              "api_version",
+                                              "resource",
+                                              "aws_access_key_id",
+                                              "aws_secret_access_key",
+                                              "aws_session_token"};
 constexpr std::string_view kTimeoutKeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms"};
 constexpr std::string_view kModelKeys[] = {"name", "deployments"};
 constexpr std::string_view kDeploymentKeys[] = {"provider", "model"};
@@ -279,12 +292,49 @@ class Decoder {
              fmt::format("{}: unknown provider type '{}' (known: {}){}", path(where, "type"),
                          p.type, fmt::join(known, ", "), suggestion(p.type, known)));
     }
-    string(n, "base_url", where, p.base_url, Need::required);
+    const ProviderType* type = find_provider_type(p.type);
+    if (type) {
+      p.wire = std::string(type->wire);
+      p.auth = type->auth;
+    }
+    string(n, "region", where, p.region, Need::nonempty);
+    string(n, "project", where, p.project, Need::nonempty);
+    string(n, "api_version", where, p.api_version, Need::nonempty);
+    string(n, "aws_access_key_id", where, p.aws.access_key_id, Need::nonempty);
+    string(n, "aws_secret_access_key", where, p.aws.secret_access_key, Need::nonempty);
+    string(n, "aws_session_token", where, p.aws.session_token, Need::any);
+    std::string resource;
+    string(n, "resource", where, resource, Need::nonempty);
+    if (type && type->wire == "bedrock") aws_defaults(p, n, where);
+    if (type && type->needs_region && p.region.empty()) {
+      report(n, fmt::format("{}: type '{}' needs 'region'", where, p.type));
+    }
+    if (type && type->needs_project && p.project.empty()) {
+      report(n, fmt::format("{}: type '{}' needs 'project'", where, p.type));
+    }
+    if (type && type->wire == "azure") {
+      if (p.api_version.empty()) p.api_version = "2024-10-21";
+      // The v1 API takes a bearer token (Entra ID or key); the dated API an api-key header.
+      if (p.api_version == "v1") p.auth = AuthStyle::bearer;
+      if (!resource.empty() && !present(n["base_url"])) {
+        p.base_url = fmt::format("https://{}.openai.azure.com", resource);
+      }
+    }
+    if (type && type->wire == "anthropic" && p.api_version.empty()) p.api_version = "2023-06-01";
+    const bool has_default = type && !type->default_base_url.empty();
+    string(n, "base_url", where, p.base_url,
+           has_default || !p.base_url.empty() || !type ? Need::nonempty : Need::required);
+    if (p.base_url.empty() && has_default) {
+      p.base_url = std::string(type->default_base_url);
+      if (auto at = p.base_url.find("{region}"); at != std::string::npos) {
+        p.base_url.replace(at, 8, p.region.empty() ? "REGION" : p.region);
+      }
+    }
     if (!p.base_url.empty()) {
       if (auto url = normalize_base_url(p.base_url)) {
         p.base_url = std::move(*url);
       } else {
-        report(n["base_url"],
+        report(present(n["base_url"]) ? n["base_url"] : n,
                fmt::format("{} '{}' {}", path(where, "base_url"), p.base_url, url.error()));
       }
     }
@@ -298,6 +348,27 @@ class Decoder {
     integer(n, "max_connections", where, p.max_connections, 1, kMaxInt);
     if (present(n["timeouts"])) p.timeouts = timeouts(n["timeouts"], path(where, "timeouts"));
     return p;
+  }
+
+  // Bedrock credentials and region default to the standard AWS environment variables.
+  void aws_defaults(Provider& p, const YAML::Node& n, const std::string& where) {
+    auto env = [&](std::string_view name) { return env_(name).value_or(""); };
+    if (p.region.empty()) p.region = env("AWS_REGION");
+    if (p.region.empty()) p.region = env("AWS_DEFAULT_REGION");
+    if (p.aws.access_key_id.empty() && p.aws.secret_access_key.empty()) {
+      p.aws.access_key_id = env("AWS_ACCESS_KEY_ID");
+      p.aws.secret_access_key = env("AWS_SECRET_ACCESS_KEY");
+      if (p.aws.session_token.empty()) p.aws.session_token = env("AWS_SESSION_TOKEN");
+    }
+    if (p.aws.access_key_id.empty() || p.aws.secret_access_key.empty()) {
+      report(n, fmt::format("{}: type 'bedrock' needs AWS credentials: set aws_access_key_id and "
+                            "aws_secret_access_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                            where));
+    }
+    for (const auto* v : {&p.aws.access_key_id, &p.aws.secret_access_key, &p.aws.session_token}) {
+      if (!is_header_value(*v))
+        report(n, fmt::format("{}: AWS credentials must not contain CR, LF or NUL", where));
+    }
   }
 
   Deployment deployment(const YAML::Node& n, const std::string& where) {

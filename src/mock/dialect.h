@@ -16,10 +16,10 @@
 namespace stratus::mock {
 
 struct MockRequest {
-  std::string_view method;  // "POST"
-  std::string_view target;  // path and query as sent
-  std::string_view path;    // without the query
-  std::string_view query;   // without the '?'
+  std::string_view method;                                   // "POST"
+  std::string_view target;                                   // path and query as sent
+  std::string_view path;                                     // without the query
+  std::string_view query;                                    // without the '?'
   std::function<std::string_view(std::string_view)> header;  // lower-case name → value or ""
   std::string_view body;
   std::string_view host;  // Host header
@@ -31,8 +31,8 @@ enum class Op { chat, embeddings, models };
 struct ChatCall {
   std::string model;
   bool stream = false;
-  bool include_usage = false;   // OpenAI stream_options.include_usage
-  int prompt_tokens = 0;        // an estimate from the text sent
+  bool include_usage = false;  // OpenAI stream_options.include_usage
+  int prompt_tokens = 0;       // an estimate from the text sent
   std::optional<int> max_tokens;
   std::vector<std::string> tool_names;  // tools offered, in order
   bool tool_choice_none = false;
@@ -63,8 +63,8 @@ struct Script {
 struct Reply {
   int status = 200;
   std::string content_type = "application/json";
-  core::Headers headers;
-  std::string body;
+  core::Headers headers = {};
+  std::string body = {};
 };
 
 class Dialect {
@@ -90,7 +90,9 @@ class Dialect {
   virtual Reply error(int status, std::string_view message) const = 0;
   // A stream event that reports an error in the middle of a stream (x-mock-error-after-chunks).
   virtual std::string stream_error_event(int status, std::string_view message) const = 0;
-  virtual Reply not_found(std::string_view path) const { return error(404, "Unknown path " + std::string(path)); }
+  virtual Reply not_found(std::string_view path) const {
+    return error(404, "Unknown path " + std::string(path));
+  }
   virtual Reply embeddings(const MockRequest& req) const {
     (void)req;
     return not_found("embeddings");

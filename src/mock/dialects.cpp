@@ -5,6 +5,8 @@
 
 namespace stratus::mock {
 
+const Dialect& openai_dialect();
+
 namespace {
 
 struct Entry {
@@ -13,7 +15,7 @@ struct Entry {
 };
 
 constexpr Entry kDialects[] = {
-    {"placeholder", nullptr},
+    {"openai", &openai_dialect},
 };
 
 std::uint64_t fnv1a(std::string_view s) {

@@ -1,4 +1,4 @@
-// OpenAI-dialect provider emulator: chat (plain and streamed), embeddings, models, faults.
+// Provider emulator: I/O, fault injection and pacing around a pure Dialect (dialect_*.cpp).
 #include "mock/mock.h"
 
 #include <boost/json.hpp>
@@ -10,6 +10,7 @@
 #include "core/base64.h"
 #include "http/asio.h"
 #include "http/server.h"
+#include "mock/dialect.h"
 
 namespace stratus::mock {
 
@@ -20,9 +21,9 @@ using namespace net::experimental::awaitable_operators;
 namespace {
 
 constexpr std::string_view kWords[] = {
-    "Hello", "from", "the", "Stratus", "mock", "provider.", "This", "answer", "is",
-    "simulated", "token", "by", "token", "so", "clients", "can", "see", "streaming", "work",
-    "end", "to", "end."};
+    "Hello", "from",      "the",   "Stratus", "mock",  "provider.", "This",    "answer",
+    "is",    "simulated", "token", "by",      "token", "so",        "clients", "can",
+    "see",   "streaming", "work",  "end",     "to",    "end."};
 
 std::string token_text(int i) {
   std::string t = i == 0 ? "" : " ";
@@ -56,62 +57,65 @@ MockOptions effective(const MockOptions& base, const StringRequest& req) {
   num("x-mock-tokens", o.tokens);
   num("x-mock-close-after-chunks", o.close_after_chunks);
   num("x-mock-hang-after-chunks", o.hang_after_chunks);
+  num("x-mock-error-after-chunks", o.error_after_chunks);
+  num("x-mock-tool-calls", o.tool_calls);
+  num("x-mock-cached-tokens", o.cached_tokens);
   if (auto it = req.find("x-mock-hang"); it != req.end()) o.hang = it->value() != "0";
+  if (auto it = req.find("x-mock-error-message"); it != req.end())
+    o.error_message = std::string(it->value());
   return o;
 }
 
-std::string error_body(int status) {
-  std::string_view message = "The server had an error while processing your request.";
-  std::string_view type = "server_error";
-  std::string_view code = "null";
+std::string_view default_error_message(int status) {
   switch (status) {
     case 400:
-      message = "Invalid request (injected by stratus mock).";
-      type = "invalid_request_error";
-      break;
+      return "Invalid request (injected by stratus mock).";
     case 401:
-      message = "Incorrect API key provided.";
-      type = "invalid_request_error";
-      code = "\"invalid_api_key\"";
-      break;
+      return "Invalid API key (injected by stratus mock).";
+    case 403:
+      return "Permission denied (injected by stratus mock).";
     case 404:
-      message = "The model does not exist or you do not have access to it.";
-      type = "invalid_request_error";
-      code = "\"model_not_found\"";
-      break;
+      return "Model not found (injected by stratus mock).";
     case 429:
-      message = "Rate limit reached for requests. Please try again later.";
-      type = "requests";
-      code = "\"rate_limit_exceeded\"";
-      break;
+      return "Rate limit exceeded, please retry later (injected by stratus mock).";
     case 503:
-      message = "The engine is currently overloaded, please try again later.";
-      break;
+    case 529:
+      return "The service is overloaded, please retry later (injected by stratus mock).";
     default:
-      break;
+      return "The server had an error while processing your request (injected by stratus mock).";
   }
-  return std::string(R"({"error":{"message":")") + std::string(message) + R"(","type":")" +
-         std::string(type) + R"(","param":null,"code":)" + std::string(code) + "}}";
 }
 
-std::uint64_t fnv1a(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-int estimate_prompt_tokens(const json::value& body) {
-  int tokens = 3;
-  if (auto* msgs = body.as_object().if_contains("messages"); msgs && msgs->is_array()) {
-    for (auto& m : msgs->get_array()) {
-      tokens += 4;
-      if (!m.is_object()) continue;
-      if (auto* c = m.as_object().if_contains("content"); c && c->is_string()) {
-        tokens += static_cast<int>((c->get_string().size() + 3) / 4);
-      }
+// What to answer: text tokens, or tool calls when tools are offered and the conversation does
+// not already end with their results.
+Script make_script(const ChatCall& call, const MockOptions& o, std::uint64_t seq) {
+  Script s;
+  s.id = "mock-" + std::to_string(seq);
+  s.model = call.model;
+  s.created = std::time(nullptr);
+  s.prompt_tokens = call.prompt_tokens;
+  s.cached_tokens = std::min(o.cached_tokens, call.prompt_tokens);
+  bool tools = !call.tool_names.empty() && !call.tool_choice_none && !call.last_is_tool_result;
+  if (tools) {
+    int n = std::max(1, o.tool_calls);
+    for (int i = 0; i < n; ++i) {
+      auto& name = call.tool_names[static_cast<std::size_t>(i) % call.tool_names.size()];
+      s.tool_calls.push_back(MockToolCall{
+          .id = "call_mock" + std::to_string(seq) + "_" + std::to_string(i),
+          .name = name,
+          .arguments = R"({"query":"weather in Paris","n":)" + std::to_string(i + 1) + "}"});
     }
+    s.finish = "tool_calls";
+    s.completion_tokens = 12 * n;
+    return s;
   }
-  return tokens;
+  int n = std::max(1, o.tokens);
+  if (call.max_tokens) n = std::min(n, *call.max_tokens);
+  s.tokens.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) s.tokens.push_back(token_text(i));
+  s.finish = n < o.tokens ? "length" : "stop";
+  s.completion_tokens = n;
+  return s;
 }
 
 class Handler {
@@ -120,34 +124,68 @@ class Handler {
     std::mutex mutex;
     std::string text;
   };
-  Handler(const MockOptions& options, MockStats& stats, net::io_context& ioc,
-          std::shared_ptr<LastRequest> last)
-      : options_(options), stats_(stats), ioc_(ioc), last_(std::move(last)) {}
+  Handler(const MockOptions& options, const Dialect& dialect, MockStats& stats,
+          net::io_context& ioc, std::shared_ptr<LastRequest> last)
+      : options_(options), dialect_(dialect), stats_(stats), ioc_(ioc), last_(std::move(last)) {}
 
   Task<void> operator()(Exchange& ex) {
     auto& req = ex.request();
     stats_.requests.fetch_add(1, std::memory_order_relaxed);
     auto target = std::string_view(req.target().data(), req.target().size());
-    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    if (req.method() == bhttp::verb::post && target.ends_with("/chat/completions")) {
-      co_await chat(ex);
-    } else if (req.method() == bhttp::verb::post && target.ends_with("/embeddings")) {
-      co_await embeddings(ex);
-    } else if (req.method() == bhttp::verb::get && target.ends_with("/models")) {
-      co_await ex.send(json_response(200, models_body()));
-    } else if (target == "/mock/last-request") {
-      co_await ex.send(json_response(200, last_request()));
-    } else if (target == "/mock/stats") {
-      co_await ex.send(json_response(200, stats_body()));
-    } else if (target == "/healthz") {
-      co_await ex.send(json_response(200, R"({"status":"ok"})"));
-    } else {
-      co_await ex.send(json_response(
-          404, R"({"error":{"message":"Unknown path","type":"invalid_request_error","param":null,"code":null}})"));
+    auto path = target;
+    std::string_view query;
+    if (auto q = path.find('?'); q != std::string_view::npos) {
+      query = path.substr(q + 1);
+      path = path.substr(0, q);
+    }
+    if (path == "/mock/last-request" || path == "/mock/stats" || path == "/healthz") {
+      // (No conditional expression inside co_await: GCC 12 destroys its temporary twice.)
+      std::string body = R"({"status":"ok"})";
+      if (path == "/mock/stats") body = stats_body();
+      if (path == "/mock/last-request") body = last_request();
+      co_await ex.send(json_response(200, std::move(body)));
+      co_return;
+    }
+    auto method = std::string_view(req.method_string().data(), req.method_string().size());
+    auto op = dialect_.route(method, path);
+    if (!op) co_return co_await send(ex, dialect_.not_found(path));
+    auto host = req[bhttp::field::host];
+    MockRequest mr{.method = method,
+                   .target = target,
+                   .path = path,
+                   .query = query,
+                   .header = [&req](std::string_view name) -> std::string_view {
+                     auto it = req.find(beast::string_view(name.data(), name.size()));
+                     if (it == req.end()) return {};
+                     return {it->value().data(), it->value().size()};
+                   },
+                   .body = req.body(),
+                   .host = {host.data(), host.size()}};
+    if (*op != Op::models) remember(req);
+    if (auto denied = dialect_.check_auth(mr)) co_return co_await send(ex, std::move(*denied));
+    switch (*op) {
+      case Op::chat:
+        co_await chat(ex, mr);
+        break;
+      case Op::embeddings:
+        stats_.embeddings.fetch_add(1, std::memory_order_relaxed);
+        if (co_await inject(ex, effective(options_, req))) co_return;
+        co_await send(ex, dialect_.embeddings(mr));
+        break;
+      case Op::models:
+        co_await send(ex, dialect_.models());
+        break;
     }
   }
 
  private:
+  Task<void> send(Exchange& ex, Reply r) {
+    auto res = json_response(static_cast<unsigned>(r.status), std::move(r.body));
+    res.set(bhttp::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res.set(k, v);
+    co_await ex.send(std::move(res));
+  }
+
   // Sleeps; true when the client left meanwhile.
   Task<bool> sleep_or_gone(Exchange& ex, std::chrono::steady_clock::duration d) {
     net::steady_timer t(ioc_, d);
@@ -165,19 +203,15 @@ class Handler {
     }
     if (o.fail_status > 0 && (o.fail_rate >= 1.0 || dist_(rng_) < o.fail_rate)) {
       stats_.failures.fetch_add(1, std::memory_order_relaxed);
-      auto res = json_response(static_cast<unsigned>(o.fail_status), error_body(o.fail_status));
-      if (o.retry_after_s > 0) res.set(bhttp::field::retry_after, std::to_string(o.retry_after_s));
-      res.set("x-request-id", "req_mock_failure");
-      co_await ex.send(std::move(res));
+      auto reply = dialect_.error(o.fail_status, o.error_message.empty()
+                                                     ? default_error_message(o.fail_status)
+                                                     : std::string_view(o.error_message));
+      if (o.retry_after_s > 0)
+        reply.headers.emplace_back("retry-after", std::to_string(o.retry_after_s));
+      co_await send(ex, std::move(reply));
       co_return true;
     }
     co_return false;
-  }
-
-  Task<void> bad_request(Exchange& ex, std::string_view message) {
-    co_await ex.send(json_response(
-        400, R"({"error":{"message":")" + std::string(message) +
-                 R"(","type":"invalid_request_error","param":null,"code":null}})"));
   }
 
   // Tests read back what the gateway sent: headers (minus credentials) and the body.
@@ -186,7 +220,8 @@ class Handler {
     for (auto& f : req) {
       auto name = std::string(f.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      headers[name] = name == "authorization" || name == "api-key" || name == "x-api-key"
+      headers[name] = name == "authorization" || name == "api-key" || name == "x-api-key" ||
+                              name == "x-goog-api-key"
                           ? json::value("<redacted:" + std::to_string(f.value().size()) + " bytes>")
                           : json::value(std::string(f.value()));
     }
@@ -202,80 +237,30 @@ class Handler {
     return last_->text.empty() ? "{}" : last_->text;
   }
 
-  Task<void> chat(Exchange& ex) {
+  Task<void> chat(Exchange& ex, const MockRequest& mr) {
     stats_.chat.fetch_add(1, std::memory_order_relaxed);
-    remember(ex.request());
     auto o = effective(options_, ex.request());
     if (co_await inject(ex, o)) co_return;
-    boost::system::error_code ec;
-    auto body = json::parse(ex.request().body(), ec);
-    if (ec || !body.is_object()) co_return co_await bad_request(ex, "We could not parse the JSON body of your request.");
-    auto& obj = body.as_object();
-    auto* model = obj.if_contains("model");
-    if (!model || !model->is_string()) co_return co_await bad_request(ex, "you must provide a model parameter");
-    std::string model_json = json::serialize(*model);
-    int prompt_tokens = estimate_prompt_tokens(body);
-    int n = std::max(1, o.tokens);
-    if (auto* mt = obj.if_contains("max_tokens"); mt && mt->is_int64() && mt->get_int64() > 0) {
-      n = std::min<int>(n, static_cast<int>(mt->get_int64()));
-    }
-    std::string id = "chatcmpl-mock" + std::to_string(++counter_);
-    bool stream = false;
-    if (auto* s = obj.if_contains("stream"); s && s->is_bool()) stream = s->get_bool();
-    if (!stream) {
-      std::string text;
-      for (int i = 0; i < n; ++i) text += token_text(i);
-      std::string out = R"({"id":")" + id + R"(","object":"chat.completion","created":)" +
-                        std::to_string(std::time(nullptr)) + R"(,"model":)" + model_json +
-                        R"(,"choices":[{"index":0,"message":{"role":"assistant","content":")" + text +
-                        R"(","refusal":null},"logprobs":null,"finish_reason":")" +
-                        (n < o.tokens ? "length" : "stop") + R"("}],"usage":{"prompt_tokens":)" +
-                        std::to_string(prompt_tokens) + R"(,"completion_tokens":)" +
-                        std::to_string(n) + R"(,"total_tokens":)" + std::to_string(prompt_tokens + n) +
-                        R"(},"system_fingerprint":"fp_stratus_mock"})";
-      auto res = json_response(200, std::move(out));
-      res.set("x-request-id", id);
-      co_await ex.send(std::move(res));
-      co_return;
-    }
-    bool include_usage = false;
-    if (auto* so = obj.if_contains("stream_options"); so && so->is_object()) {
-      if (auto* iu = so->as_object().if_contains("include_usage"); iu && iu->is_bool()) {
-        include_usage = iu->get_bool();
-      }
-    }
-    co_await stream_chat(ex, o, id, model_json, prompt_tokens, n, include_usage);
+    Reply bad;
+    auto call = dialect_.parse_chat(mr, bad);
+    if (!call) co_return co_await send(ex, std::move(bad));
+    auto script = make_script(*call, o, ++counter_);
+    if (!call->stream) co_return co_await send(ex, dialect_.chat_response(*call, script));
+    co_await stream_chat(ex, o, dialect_.stream_events(*call, script), script.id);
   }
 
-  Task<void> stream_chat(Exchange& ex, const MockOptions& o, const std::string& id,
-                         const std::string& model_json, int prompt_tokens, int n,
-                         bool include_usage) {
+  Task<void> stream_chat(Exchange& ex, const MockOptions& o, std::vector<std::string> events,
+                         std::string id) {
     stats_.streams.fetch_add(1, std::memory_order_relaxed);
-    std::string prefix = R"(data: {"id":")" + id +
-                         R"(","object":"chat.completion.chunk","created":)" +
-                         std::to_string(std::time(nullptr)) + R"(,"model":)" + model_json +
-                         R"(,"system_fingerprint":"fp_stratus_mock","choices":)";
-    auto chunk = [&](std::string_view choices_and_rest) {
-      return prefix + std::string(choices_and_rest) + "}\n\n";
-    };
-    std::vector<std::string> events;
-    events.push_back(chunk(
-        R"([{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}])"));
-    for (int i = 0; i < n; ++i) {
-      events.push_back(chunk(R"([{"index":0,"delta":{"content":")" + token_text(i) +
-                             R"("},"logprobs":null,"finish_reason":null}])"));
+    if (o.error_after_chunks >= 0 &&
+        static_cast<std::size_t>(o.error_after_chunks) < events.size()) {
+      events.resize(static_cast<std::size_t>(o.error_after_chunks));
+      events.push_back(dialect_.stream_error_event(503, o.error_message.empty()
+                                                            ? default_error_message(503)
+                                                            : std::string_view(o.error_message)));
     }
-    events.push_back(chunk(std::string(R"([{"index":0,"delta":{},"logprobs":null,"finish_reason":")") +
-                           (n < o.tokens ? "length" : "stop") + "\"}]"));
-    if (include_usage) {
-      events.push_back(chunk(R"([],"usage":{"prompt_tokens":)" + std::to_string(prompt_tokens) +
-                             R"(,"completion_tokens":)" + std::to_string(n) +
-                             R"(,"total_tokens":)" + std::to_string(prompt_tokens + n) + "}"));
-    }
-    events.push_back("data: [DONE]\n\n");
-
     bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
-    head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
+    head.set(bhttp::field::content_type, dialect_.stream_content_type());
     head.set(bhttp::field::cache_control, "no-cache");
     head.set("x-request-id", id);
     if (o.ttft_ms > 0 && co_await sleep_or_gone(ex, std::chrono::milliseconds(o.ttft_ms))) {
@@ -312,7 +297,7 @@ class Handler {
         }
         co_return;
       }
-      // Pace the content tokens: the role chunk goes at once, then one token per gap.
+      // Pace the content: the first event goes at once, then one event per gap.
       if (paced && i > 1 && co_await sleep_or_gone(ex, gap)) {
         stats_.cancelled.fetch_add(1, std::memory_order_relaxed);
         co_return;
@@ -327,74 +312,9 @@ class Handler {
     }
   }
 
-  Task<void> embeddings(Exchange& ex) {
-    stats_.embeddings.fetch_add(1, std::memory_order_relaxed);
-    remember(ex.request());
-    auto o = effective(options_, ex.request());
-    if (co_await inject(ex, o)) co_return;
-    boost::system::error_code ec;
-    auto body = json::parse(ex.request().body(), ec);
-    if (ec || !body.is_object()) co_return co_await bad_request(ex, "We could not parse the JSON body of your request.");
-    auto& obj = body.as_object();
-    auto* model = obj.if_contains("model");
-    auto* input = obj.if_contains("input");
-    if (!model || !model->is_string() || !input) {
-      co_return co_await bad_request(ex, "you must provide model and input");
-    }
-    std::vector<std::string> inputs;
-    if (input->is_string()) {
-      inputs.emplace_back(input->get_string());
-    } else if (input->is_array()) {
-      for (auto& v : input->get_array()) inputs.push_back(v.is_string() ? std::string(v.get_string()) : json::serialize(v));
-    } else {
-      co_return co_await bad_request(ex, "input must be a string or an array");
-    }
-    std::size_t dims = 1536;
-    if (auto* d = obj.if_contains("dimensions"); d && d->is_int64() && d->get_int64() > 0 && d->get_int64() <= 8192) {
-      dims = static_cast<std::size_t>(d->get_int64());
-    }
-    bool b64 = false;
-    if (auto* f = obj.if_contains("encoding_format"); f && f->is_string()) b64 = f->get_string() == "base64";
-    json::array data;
-    int tokens = 0;
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      tokens += static_cast<int>((inputs[i].size() + 3) / 4);
-      std::vector<float> v(dims);
-      auto h = fnv1a(inputs[i]);
-      double norm = 0;
-      for (std::size_t k = 0; k < dims; ++k) {
-        v[k] = static_cast<float>(std::sin(static_cast<double>((h % 100003) + k * 7919)));
-        norm += double(v[k]) * v[k];
-      }
-      norm = std::sqrt(norm);
-      for (auto& x : v) x = static_cast<float>(x / norm);
-      json::object item{{"object", "embedding"}, {"index", i}};
-      if (b64) {
-        item["embedding"] = core::base64_encode(
-            std::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
-      } else {
-        json::array arr;
-        arr.reserve(dims);
-        for (float x : v) arr.emplace_back(x);
-        item["embedding"] = std::move(arr);
-      }
-      data.emplace_back(std::move(item));
-    }
-    json::object out{{"object", "list"},
-                     {"data", std::move(data)},
-                     {"model", *model},
-                     {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
-    co_await ex.send(json_response(200, json::serialize(out)));
-  }
-
-  std::string models_body() const {
-    return R"({"object":"list","data":[{"id":"mock-small","object":"model","created":1700000000,"owned_by":")" +
-           options_.name + R"("},{"id":"mock-large","object":"model","created":1700000000,"owned_by":")" +
-           options_.name + R"("}]})";
-  }
-
   std::string stats_body() const {
     json::object o{{"name", options_.name},
+                   {"dialect", dialect_.name()},
                    {"requests", stats_.requests.load()},
                    {"chat", stats_.chat.load()},
                    {"streams", stats_.streams.load()},
@@ -406,6 +326,7 @@ class Handler {
   }
 
   const MockOptions& options_;
+  const Dialect& dialect_;
   MockStats& stats_;
   net::io_context& ioc_;
   std::shared_ptr<LastRequest> last_;
@@ -425,16 +346,25 @@ struct MockServer::Impl {
                              .max_body_bytes = 64 * 1024 * 1024,
                              .idle_timeout_ms = 600000},
                [this](net::io_context& ioc, int) -> http::Handler {
-                 auto h = std::make_shared<Handler>(options, stats, ioc, last);
+                 auto h = std::make_shared<Handler>(options, *dialect, stats, ioc, last);
                  return [h](Exchange& ex) { return (*h)(ex); };
                }) {}
   MockOptions options;
+  const Dialect* dialect = find_dialect(options.dialect);
   MockStats stats;
   std::shared_ptr<Handler::LastRequest> last = std::make_shared<Handler::LastRequest>();
   Server server;
 };
 
-MockServer::MockServer(MockOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+MockServer::MockServer(MockOptions options) {
+  if (!find_dialect(options.dialect)) {
+    std::string known;
+    for (auto n : dialect_names()) known += (known.empty() ? "" : ", ") + std::string(n);
+    throw std::invalid_argument("unknown mock dialect '" + options.dialect + "' (known: " + known +
+                                ")");
+  }
+  impl_ = std::make_unique<Impl>(std::move(options));
+}
 MockServer::~MockServer() = default;
 
 void MockServer::start() {

@@ -1,5 +1,5 @@
-// `stratus mock`: an OpenAI-dialect provider emulator with fault injection, used by the demo
-// config, the tests and the benchmark. Faults are set for the whole server (MockOptions) or
+// `stratus mock`: a provider emulator (one dialect per server) with fault injection, used by the
+// demo config, the tests and the benchmark. Faults are set for the whole server (MockOptions) or
 // per request with x-mock-* headers (see the README).
 #pragma once
 
@@ -14,16 +14,21 @@ struct MockOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   int workers = 1;
-  std::string name = "mock";  // appears in answers, so tests can tell clouds apart
-  int ttft_ms = 0;            // delay before the first streamed token
-  double tokens_per_sec = 0;  // 0: stream every token at once
-  int tokens = 12;            // completion length in tokens
-  int fail_status = 0;        // answer every request with this status (0: off)
-  double fail_rate = 1.0;     // fraction of requests that get fail_status
-  int retry_after_s = 0;      // Retry-After sent with failures (0: none)
-  bool hang = false;          // accept requests, never answer
+  std::string name = "mock";    // appears in answers, so tests can tell clouds apart
+  int ttft_ms = 0;              // delay before the first streamed token
+  double tokens_per_sec = 0;    // 0: stream every token at once
+  int tokens = 12;              // completion length in tokens
+  int fail_status = 0;          // answer every request with this status (0: off)
+  double fail_rate = 1.0;       // fraction of requests that get fail_status
+  int retry_after_s = 0;        // Retry-After sent with failures (0: none)
+  bool hang = false;            // accept requests, never answer
   int close_after_chunks = -1;  // streams: cut the connection after N chunks (-1: off)
   int hang_after_chunks = -1;   // streams: stop sending after N chunks (-1: off)
+  int error_after_chunks = -1;  // streams: send the dialect's error event after N chunks (-1: off)
+  int tool_calls = 1;           // tool calls per answer when tools are offered
+  int cached_tokens = 0;        // prompt tokens reported as read from cache
+  std::string error_message;    // message of injected errors ("" = a default per status)
+  std::string dialect = "openai";  // openai | anthropic | bedrock | gemini (see dialects.cpp)
 };
 
 struct MockStats {

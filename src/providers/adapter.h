@@ -18,13 +18,14 @@ namespace stratus::providers {
 
 // What an adapter needs to know about one deployment (built from config once per snapshot).
 struct Deployment {
-  std::string provider;     // config name, for messages ("cloud-a")
-  std::string type;         // adapter name ("bedrock")
-  std::string base_url;     // no trailing slash, e.g. https://bedrock-runtime.us-east-1.amazonaws.com
-  std::string model;        // the provider's model id (Azure: the deployment name)
-  std::string region;       // bedrock, vertex
-  std::string project;      // vertex
-  std::string api_version;  // azure ("2024-10-21"; "v1" selects the /openai/v1 path), anthropic-version
+  std::string provider;  // config name, for messages ("cloud-a")
+  std::string type;      // adapter name ("bedrock")
+  std::string base_url;  // no trailing slash, e.g. https://bedrock-runtime.us-east-1.amazonaws.com
+  std::string model;     // the provider's model id (Azure: the deployment name)
+  std::string region;    // bedrock, vertex
+  std::string project;   // vertex
+  std::string
+      api_version;  // azure ("2024-10-21"; "v1" selects the /openai/v1 path), anthropic-version
 };
 
 // Per-call values an adapter may need but must not make up itself.
@@ -64,14 +65,14 @@ class Adapter {
   virtual core::Result<api::ChatResponse> decode_chat(const core::UpstreamResponse& res,
                                                       const Deployment& d,
                                                       const CallContext& ctx) const = 0;
-  virtual std::unique_ptr<StreamDecoder> stream_decoder(const api::Chat& chat,
-                                                        const Deployment& d,
+  virtual std::unique_ptr<StreamDecoder> stream_decoder(const api::Chat& chat, const Deployment& d,
                                                         const CallContext& ctx) const = 0;
 
   // Any non-2xx answer (and unreadable 2xx bodies) → an error in the gateway's vocabulary:
   // kind (→ OpenAI status and type), retryable, retry_after_s (from Retry-After and the like),
   // upstream_status, and the provider's own message.
-  virtual core::Error decode_error(const core::UpstreamResponse& res, const Deployment& d) const = 0;
+  virtual core::Error decode_error(const core::UpstreamResponse& res,
+                                   const Deployment& d) const = 0;
 
   // Embeddings, where the provider has them (capabilities().embeddings).
   virtual core::Result<core::UpstreamRequest> encode_embeddings(const api::Embeddings& req,

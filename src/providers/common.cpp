@@ -74,7 +74,8 @@ core::Error provider_error(const core::UpstreamResponse& res, std::string_view p
   }
   e.upstream_status = res.status;
   e.retry_after_s = retry_after_seconds(res.header("retry-after"));
-  if (!e.retry_after_s) e.retry_after_s = retry_after_seconds(res.header("x-ratelimit-reset-requests"));
+  if (!e.retry_after_s)
+    e.retry_after_s = retry_after_seconds(res.header("x-ratelimit-reset-requests"));
   return e;
 }
 
@@ -103,10 +104,10 @@ std::string encode_path_segment(std::string_view s) {
 
 core::Result<core::UpstreamRequest> Adapter::encode_embeddings(const api::Embeddings&,
                                                                const Deployment& d) const {
-  return core::fail(ErrorKind::invalid_request,
-                    "provider '" + d.provider + "' (" + std::string(name()) +
-                        ") does not offer embeddings",
-                    "model", "embeddings_not_supported");
+  return core::fail(
+      ErrorKind::invalid_request,
+      "provider '" + d.provider + "' (" + std::string(name()) + ") does not offer embeddings",
+      "model", "embeddings_not_supported");
 }
 
 core::Result<api::EmbeddingsResponse> Adapter::decode_embeddings(const core::UpstreamResponse&,

@@ -266,9 +266,10 @@ models: [{name: m, deployments: [{provider: p1, model: x}]}]
 )");
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].line, 2);
-  EXPECT_EQ(problems[0].message,
-            "providers[0].type: unknown provider type 'opnai' (known: openai); did you mean "
-            "'openai'?");
+  EXPECT_TRUE(problems[0].message.starts_with(
+      "providers[0].type: unknown provider type 'opnai' (known: openai, azure, bedrock, "))
+      << problems[0].message;
+  EXPECT_TRUE(problems[0].message.ends_with("); did you mean 'openai'?")) << problems[0].message;
 }
 
 TEST(Config, Parse_ProviderMissingRequiredKeys_EachReported) {
@@ -276,11 +277,70 @@ TEST(Config, Parse_ProviderMissingRequiredKeys_EachReported) {
   - api_key: x
 models: [{name: m, deployments: [{provider: p1, model: x}]}]
 )");
-  ASSERT_EQ(problems.size(), 4u);  // name, type, base_url, then the dangling reference
+  ASSERT_EQ(problems.size(), 3u);  // name, type, then the dangling reference
   EXPECT_EQ(problems[0].message, "providers[0] is missing required key 'name'");
   EXPECT_EQ(problems[1].message, "providers[0] is missing required key 'type'");
-  EXPECT_EQ(problems[2].message, "providers[0] is missing required key 'base_url'");
-  EXPECT_EQ(problems[3].message, "unknown provider 'p1' (known: none)");
+  EXPECT_EQ(problems[2].message, "unknown provider 'p1' (known: none)");
+}
+
+// Provider types are data: each has a wire format, an auth style and a default base URL.
+TEST(Config, Parse_ProviderTypes_FillDefaults) {
+  const auto env = fake_env({{"AWS_ACCESS_KEY_ID", "AKID"},
+                             {"AWS_SECRET_ACCESS_KEY", "SECRET"},
+                             {"AWS_SESSION_TOKEN", "TOKEN"},
+                             {"AWS_REGION", "eu-west-1"}});
+  const auto r = parse(R"(providers:
+  - {name: a, type: anthropic, api_key: k}
+  - {name: b, type: bedrock}
+  - {name: g, type: gemini, api_key: k}
+  - {name: v, type: vertex, region: us-central1, project: proj, api_key: tok}
+  - {name: z, type: azure, resource: myres, api_key: k}
+  - {name: z1, type: azure, base_url: "https://r.openai.azure.com", api_version: v1, api_key: k}
+  - {name: o, type: oci, region: us-chicago-1, api_key: k}
+  - {name: q, type: groq, api_key: k}
+  - {name: l, type: ollama}
+models: [{name: m, deployments: [{provider: a, model: x}]}]
+)",
+                       env);
+  ASSERT_TRUE(r.has_value()) << (r ? "" : r.error()[0].message);
+  const auto& ps = r->providers;
+  EXPECT_EQ(ps[0].base_url, "https://api.anthropic.com");
+  EXPECT_EQ(ps[0].wire, "anthropic");
+  EXPECT_EQ(ps[0].auth, AuthStyle::x_api_key);
+  EXPECT_EQ(ps[0].api_version, "2023-06-01");
+  EXPECT_EQ(ps[1].base_url, "https://bedrock-runtime.eu-west-1.amazonaws.com");
+  EXPECT_EQ(ps[1].region, "eu-west-1");
+  EXPECT_EQ(ps[1].aws.access_key_id, "AKID");
+  EXPECT_EQ(ps[1].aws.secret_access_key, "SECRET");
+  EXPECT_EQ(ps[1].aws.session_token, "TOKEN");
+  EXPECT_EQ(ps[1].auth, AuthStyle::sigv4);
+  EXPECT_EQ(ps[2].base_url, "https://generativelanguage.googleapis.com");
+  EXPECT_EQ(ps[2].auth, AuthStyle::goog_key);
+  EXPECT_EQ(ps[3].base_url, "https://us-central1-aiplatform.googleapis.com");
+  EXPECT_EQ(ps[3].wire, "vertex");
+  EXPECT_EQ(ps[4].base_url, "https://myres.openai.azure.com");
+  EXPECT_EQ(ps[4].api_version, "2024-10-21");
+  EXPECT_EQ(ps[4].auth, AuthStyle::api_key);
+  EXPECT_EQ(ps[5].auth, AuthStyle::bearer);
+  EXPECT_EQ(ps[6].base_url, "https://inference.generativeai.us-chicago-1.oci.oraclecloud.com/openai/v1");
+  EXPECT_EQ(ps[6].wire, "openai");
+  EXPECT_EQ(ps[7].base_url, "https://api.groq.com/openai/v1");
+  EXPECT_EQ(ps[8].base_url, "http://127.0.0.1:11434/v1");
+}
+
+TEST(Config, Parse_ProviderTypes_ReportWhatIsMissing) {
+  const auto problems = problems_of(R"(providers:
+  - {name: b, type: bedrock}
+  - {name: v, type: vertex}
+  - {name: z, type: azure, api_key: k}
+models: [{name: m, deployments: [{provider: b, model: x}]}]
+)");
+  ASSERT_EQ(problems.size(), 5u);
+  EXPECT_TRUE(contains(problems[0].message, "needs AWS credentials")) << problems[0].message;
+  EXPECT_TRUE(contains(problems[1].message, "type 'bedrock' needs 'region'")) << problems[1].message;
+  EXPECT_TRUE(contains(problems[2].message, "type 'vertex' needs 'region'")) << problems[2].message;
+  EXPECT_TRUE(contains(problems[3].message, "type 'vertex' needs 'project'")) << problems[3].message;
+  EXPECT_EQ(problems[4].message, "providers[2] is missing required key 'base_url'");
 }
 
 TEST(Config, Parse_DuplicateProviderName_NamesFirstLine) {
