@@ -6,6 +6,8 @@
 namespace stratus::mock {
 
 const Dialect& openai_dialect();
+const Dialect& gemini_dialect();
+const Dialect& vertex_dialect();
 
 namespace {
 
@@ -16,6 +18,8 @@ struct Entry {
 
 constexpr Entry kDialects[] = {
     {"openai", &openai_dialect},
+    {"gemini", &gemini_dialect},
+    {"vertex", &vertex_dialect},
 };
 
 std::uint64_t fnv1a(std::string_view s) {

@@ -341,7 +341,11 @@ core::Error rpc_error(const json::object& error, const core::UpstreamResponse& r
   if (message.empty()) message = "HTTP " + std::to_string(res.status);
   auto e = provider_error(res, provider, std::move(message),
                           kind_for_rpc_status(string_at(error, "status"), details.reason));
-  if (details.retry_delay_s) e.retry_after_s = details.retry_delay_s;
+  // Google sends RetryInfo, not Retry-After; when both come (a proxy, the mock), wait for
+  // the longer.
+  if (details.retry_delay_s && (!e.retry_after_s || *e.retry_after_s < *details.retry_delay_s)) {
+    e.retry_after_s = details.retry_delay_s;
+  }
   if (!details.reason.empty() && e.code.empty()) e.code = details.reason;
   return e;
 }

@@ -637,13 +637,15 @@ TEST(GeminiErrors, MappingTable) {
             "context_length_exceeded");
 }
 
-TEST(GeminiErrors, RetryInfoDelay_WinsOverRetryAfter) {
+TEST(GeminiErrors, RetryAfter_IsTheLongerOfRetryInfoAndTheHeader) {
   const std::string details =
       R"([{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[]},
           {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"13s"}])";
   auto e = error_for(429, rpc(429, "RESOURCE_EXHAUSTED", "quota", details), {{"retry-after", "2"}});
   EXPECT_EQ(e.kind, ErrorKind::rate_limit);
   EXPECT_EQ(e.retry_after_s, 13);
+  e = error_for(429, rpc(429, "RESOURCE_EXHAUSTED", "quota", details), {{"retry-after", "20"}});
+  EXPECT_EQ(e.retry_after_s, 20);
   e = error_for(429, rpc(429, "RESOURCE_EXHAUSTED", "quota",
                          R"([{"@type":"type.googleapis.com/google.rpc.RetryInfo",
                              "retryDelay":"0.250s"}])"));
