@@ -419,6 +419,37 @@ TEST(GeminiSchema, RecursiveOrUnresolvableRef_Is400NamingTheTool) {
   EXPECT_NE(e.message.find("unresolvable $ref '#/definitions/Missing'"), std::string::npos);
 }
 
+TEST(GeminiEncode, FromOpenAiJson_ThroughParseChat_Golden) {
+  // A typical agent turn as an OpenAI client sends it.
+  auto chat = api::parse_chat(json::parse(R"({
+    "model":"alias","stream":true,"max_completion_tokens":512,"temperature":0,
+    "messages":[
+      {"role":"system","content":"You are terse."},
+      {"role":"user","content":[{"type":"text","text":"What is in the picture, and the time?"},
+        {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/4AAQ","detail":"low"}}]},
+      {"role":"assistant","content":null,"tool_calls":[
+        {"id":"call_1","type":"function","function":{"name":"now","arguments":"{}"}}]},
+      {"role":"tool","tool_call_id":"call_1","content":"{\"iso\":\"2025-01-01T00:00:00Z\"}"}],
+    "tools":[{"type":"function","function":{"name":"now","description":"UTC time",
+      "parameters":{"type":"object","properties":{},"additionalProperties":false},"strict":true}}],
+    "tool_choice":"auto"})"));
+  ASSERT_TRUE(chat.has_value()) << chat.error().message;
+  const auto req = encode(vertex_adapter(), *chat, vertex_deployment());
+  EXPECT_TRUE(req.url.ends_with(":streamGenerateContent?alt=sse"));
+  EXPECT_EQ(req.body, compact(R"({
+    "contents":[
+      {"role":"user","parts":[{"text":"What is in the picture, and the time?"},
+                              {"inlineData":{"mimeType":"image/jpeg","data":"/9j/4AAQ"}}]},
+      {"role":"model","parts":[{"functionCall":{"name":"now","args":{}}}]},
+      {"role":"user","parts":[
+        {"functionResponse":{"name":"now","response":{"iso":"2025-01-01T00:00:00Z"}}}]}],
+    "systemInstruction":{"parts":[{"text":"You are terse."}]},
+    "tools":[{"functionDeclarations":[{"name":"now","description":"UTC time",
+      "parameters":{"type":"object","properties":{}}}]}],
+    "toolConfig":{"functionCallingConfig":{"mode":"AUTO"}},
+    "generationConfig":{"temperature":0.0,"maxOutputTokens":512}})"));
+}
+
 // ---- unary answers ----
 
 core::UpstreamResponse ok(std::string body) { return {200, {}, std::move(body)}; }
