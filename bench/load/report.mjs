@@ -76,12 +76,17 @@ line('Latencies in µs, as observed per request by wrk. "+p50/+p99" = added late
   'twice the mean interval, so one scheduling stall weighs ~100× at 1 connection; see chat.lua). ' +
   'Ratios matter more than absolute numbers on a 2-core box where the load generator competes for the same CPUs.');
 line();
-line('| target | case | req/s | p50 | p99 | +p50 vs direct | +p99 vs direct | req/s vs nginx | wrk p99 | check |');
-line('|---|---|--:|--:|--:|--:|--:|--:|--:|---|');
+line('Rows "stratus→anthropic" and "stratus→bedrock" send the same OpenAI request through the same stratus, ' +
+  'translated to the provider\'s native protocol (`stratus mock --dialect ...` upstreams; Bedrock with SigV4 ' +
+  'signing and binary event streams); "vs stratus" = their req/s relative to the OpenAI pass-through row.');
+line();
+line('| target | case | req/s | p50 | p99 | +p50 vs direct | +p99 vs direct | req/s vs nginx | req/s vs stratus | wrk p99 | check |');
+line('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|');
 const failures = [];
 for (const kase of cases) {
   const direct = find(wrk, 'direct', kase);
   const nginx = find(wrk, 'nginx', kase);
+  const stratus = find(wrk, 'stratus', kase);
   for (const target of targets) {
     const r = find(wrk, target, kase);
     if (!r) continue;
@@ -90,7 +95,7 @@ for (const kase of cases) {
     const isDirect = target === 'direct';
     line(`| ${p.length ? '⚠ ' : ''}${target} | ${kase} | ${int(r.rps)} | ${int(r.p50_us)} | ${int(r.p99_us)} | ` +
       `${isDirect ? '—' : signed(direct && r.p50_us - direct.p50_us)} | ${isDirect ? '—' : signed(direct && r.p99_us - direct.p99_us)} | ` +
-      `${target === 'nginx' ? '1.00×' : ratio(r.rps, nginx?.rps)} | ${int(r.co_p99_us)} | ${p.length ? `**FAILED: ${p.join('; ')}**` : `ok (${int(r.requests)} × 2xx)${caveat(r)}`} |`);
+      `${target === 'nginx' ? '1.00×' : ratio(r.rps, nginx?.rps)} | ${target.startsWith('stratus') ? ratio(r.rps, stratus?.rps) : '—'} | ${int(r.co_p99_us)} | ${p.length ? `**FAILED: ${p.join('; ')}**` : `ok (${int(r.requests)} × 2xx)${caveat(r)}`} |`);
   }
 }
 

@@ -4,6 +4,8 @@
 #   nginx    wrk -> nginx proxy_pass (keepalive upstream) -> mock
 #   stratus  wrk -> stratus serve -> mock
 #   portkey  wrk -> @portkey-ai/gateway -> mock            (only with PEERS=1)
+#   stratus→anthropic, stratus→bedrock: the same stratus, OpenAI in, translated to the native
+#            protocol of `stratus mock --dialect anthropic|bedrock` (SigV4 and event streams)
 # Cases: non-streaming and streaming chat completions at 64 and 1 connections (wrk + chat.lua),
 # then time to first byte of a stream at 1 connection (ttfb.mjs). Everything listens on
 # 127.0.0.1 and lives in a temp dir; every process started here is stopped on exit.
@@ -116,6 +118,20 @@ pids+=("$mock_pid")
 up_port=$(wait_for_line "$tmp/mock.log" 'listening on http://127\.0\.0\.1:[0-9]+' "$mock_pid" | grep -oE '[0-9]+$') ||
   die "the mock did not start"
 
+# Translating targets: upstream mocks that speak Anthropic's and Bedrock's native protocols.
+declare -A dialect_port=()
+for dialect in anthropic bedrock; do
+  "$stratus_bin" mock --port 0 --workers 1 --dialect "$dialect" --name "upstream-$dialect" \
+    >"$tmp/mock-$dialect.log" 2>&1 &
+  dpid=$!
+  pids+=("$dpid")
+  if p=$(wait_for_line "$tmp/mock-$dialect.log" 'listening on http://127\.0\.0\.1:[0-9]+' "$dpid" | grep -oE '[0-9]+$'); then
+    dialect_port[$dialect]=$p
+  else
+    warn "no $dialect mock dialect in this build: its translated case is skipped"
+  fi
+done
+
 log "nginx ($workers workers)"
 mkdir -p "$tmp/nginx"
 nginx_port=$(free_port)
@@ -175,10 +191,14 @@ providers:
   - name: upstream
     type: openai
     base_url: http://127.0.0.1:$up_port/v1
+$( [[ -n ${dialect_port[anthropic]:-} ]] && printf '  - {name: up-anthropic, type: anthropic, base_url: "http://127.0.0.1:%s", api_key: bench-key}\n' "${dialect_port[anthropic]}")
+$( [[ -n ${dialect_port[bedrock]:-} ]] && printf '  - {name: up-bedrock, type: bedrock, base_url: "http://127.0.0.1:%s", region: us-east-1, aws_access_key_id: AKIDEXAMPLE, aws_secret_access_key: wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY}\n' "${dialect_port[bedrock]}")
 models:
   - name: bench
     deployments:
       - {provider: upstream, model: mock-small}
+$( [[ -n ${dialect_port[anthropic]:-} ]] && printf '  - {name: bench-anthropic, deployments: [{provider: up-anthropic, model: claude-bench}]}\n')
+$( [[ -n ${dialect_port[bedrock]:-} ]] && printf '  - {name: bench-bedrock, deployments: [{provider: up-bedrock, model: "anthropic.claude-3-5-haiku-20241022-v1:0"}]}\n')
 EOF
 "$stratus_bin" serve --config "$tmp/stratus.yaml" --listen 127.0.0.1:0 --workers "$workers" >"$tmp/stratus.log" 2>&1 &
 stratus_pid=$!
@@ -192,6 +212,17 @@ t_url=("http://127.0.0.1:$up_port" "http://127.0.0.1:$nginx_port" "http://127.0.
 t_path=(/v1/chat/completions /v1/chat/completions /v1/chat/completions)
 t_spath=(/v1/chat/completions /stream/v1/chat/completions /v1/chat/completions)
 t_hdrs=("" "" "")
+t_body=("$body_file" "$body_file" "$body_file")
+for dialect in anthropic bedrock; do
+  [[ -n ${dialect_port[$dialect]:-} ]] || continue
+  sed "s/\"model\":\"bench\"/\"model\":\"bench-$dialect\"/" "$body_file" >"$tmp/chat-$dialect.json"
+  t_names+=("stratus→$dialect")
+  t_url+=("http://127.0.0.1:$stratus_port")
+  t_path+=(/v1/chat/completions)
+  t_spath+=(/v1/chat/completions)
+  t_hdrs+=("")
+  t_body+=("$tmp/chat-$dialect.json")
+done
 
 portkey_version=""
 if [[ $peers == 1 ]]; then
@@ -213,6 +244,7 @@ if [[ $peers == 1 ]]; then
   t_path+=(/v1/chat/completions)
   t_spath+=(/v1/chat/completions)
   t_hdrs+=("x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$up_port/v1|Authorization: Bearer dummy")
+  t_body+=("$body_file")
 fi
 
 # Requests each target completed, warm-ups included, to check its access log against.
@@ -228,7 +260,7 @@ preflight() {
   local h
   IFS='|' read -ra hs <<<"${t_hdrs[$i]}"
   for h in "${hs[@]}"; do [[ -n $h ]] && hargs+=(-H "$h"); done
-  body=$(<"$body_file")
+  body=$(<"${t_body[$i]}")
   if ((stream)); then
     body=${body/\"stream\":false/\"stream\":true}
     path=${t_spath[$i]}
@@ -254,7 +286,7 @@ run_case() {
   preflight "$i" "$stream" >"$tmp/preflight.msg"
   pf=$(<"$tmp/preflight.msg")
   [[ $pf == ok ]] || { ok=false; warn "$name / $kase: preflight failed: $pf"; }
-  export BENCH_BODY=$body_file BENCH_STREAM=$stream BENCH_PATH=$path BENCH_HEADERS=${t_hdrs[$i]} \
+  export BENCH_BODY=${t_body[$i]} BENCH_STREAM=$stream BENCH_PATH=$path BENCH_HEADERS=${t_hdrs[$i]} \
     BENCH_LABEL="$name/$kase" BENCH_CONNS=$conns
   if ((warmup > 0)); then
     timeout -k 5 $((warmup + 30)) wrk -t"$threads" -c"$conns" -d"${warmup}s" --timeout 10s -s "$here/chat.lua" \
@@ -286,7 +318,7 @@ run_case() {
 if ((prime > 0)); then
   log "priming every target: ${prime}s of non-streaming load at 64 connections"
   for ti in "${!t_names[@]}"; do
-    BENCH_BODY=$body_file BENCH_STREAM=0 BENCH_PATH=${t_path[$ti]} BENCH_HEADERS=${t_hdrs[$ti]} BENCH_LABEL=prime BENCH_CONNS=64 \
+    BENCH_BODY=${t_body[$ti]} BENCH_STREAM=0 BENCH_PATH=${t_path[$ti]} BENCH_HEADERS=${t_hdrs[$ti]} BENCH_LABEL=prime BENCH_CONNS=64 \
       timeout -k 5 $((prime + 30)) wrk -t2 -c64 -d"${prime}s" --timeout 10s -s "$here/chat.lua" "${t_url[$ti]}" \
       >"$tmp/prime.txt" 2>&1 || true
     count_done "${t_names[$ti]}" "$(wrk_requests "$tmp/prime.txt")"
@@ -317,7 +349,7 @@ for ti in "${!t_names[@]}"; do
   IFS='|' read -ra hs <<<"${t_hdrs[$ti]}"
   for h in "${hs[@]}"; do [[ -n $h ]] && hargs+=(--header "$h"); done
   res=$(timeout -k 5 120 node "$here/ttfb.mjs" --url "${t_url[$ti]}${t_spath[$ti]}" --n "$ttfb_n" \
-    --body "$body_file" --label "$name" "${hargs[@]}" 2>"$tmp/ttfb-$name.err" | grep -m1 '^TTFBJSON ' | cut -d' ' -f2- || true)
+    --body "${t_body[$ti]}" --label "$name" "${hargs[@]}" 2>"$tmp/ttfb-$name.err" | grep -m1 '^TTFBJSON ' | cut -d' ' -f2- || true)
   if [[ -z $res ]]; then
     warn "$name / ttfb: no result"
     cat "$tmp/ttfb-$name.err" >&2

@@ -62,6 +62,10 @@ void SseReader::feed(std::string_view bytes, std::vector<SseEvent>& out) {
   last_was_cr_ = !buf_.empty() && buf_.back() == '\r';
 }
 
+void SseReader::finish(std::vector<SseEvent>& out) {
+  if (has_partial() || has_data_) feed("\n\n", out);
+}
+
 bool SseReader::has_partial() const { return !buf_.empty() || !raw_.empty(); }
 
 std::size_t SseReader::buffered() const { return buf_.size() + raw_.size(); }

@@ -25,6 +25,9 @@ class SseReader {
  public:
   // Appends whole events found so far to `out`.
   void feed(std::string_view bytes, std::vector<SseEvent>& out);
+  // At the end of the stream: dispatches an event whose final blank line (or line end) never
+  // came. Lenient on purpose: some servers and recordings omit the last blank line.
+  void finish(std::vector<SseEvent>& out);
   // True when bytes of an unfinished event are buffered (a stream cut mid-event).
   bool has_partial() const;
   // Bytes buffered and not yet part of a dispatched event.

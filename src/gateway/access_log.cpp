@@ -145,7 +145,8 @@ std::string AccessLog::format(const AccessRecord& r) {
   // Formatted by hand: Boost.JSON prints doubles in exponent form, which log tools read
   // poorly; strings still go through its escaping.
   auto str = [](std::string_view s) {
-    return boost::json::serialize(boost::json::string(valid_utf8(s) ? std::string(s) : ascii_only(s)));
+    return boost::json::serialize(
+        boost::json::string(valid_utf8(s) ? std::string(s) : ascii_only(s)));
   };
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
@@ -165,12 +166,12 @@ std::string AccessLog::format(const AccessRecord& r) {
   if (r.usage) {
     out += fmt::format(R"(,"prompt_tokens":{},"completion_tokens":{},"total_tokens":{})",
                        r.usage->prompt_tokens, r.usage->completion_tokens, r.usage->total_tokens);
-    if (r.usage->cached_tokens) out += fmt::format(R"(,"cached_tokens":{})", r.usage->cached_tokens);
+    if (r.usage->cached_tokens)
+      out += fmt::format(R"(,"cached_tokens":{})", r.usage->cached_tokens);
   }
   if (!r.error.empty()) out += R"(,"error":)" + str(r.error);
   out += "}";
   return out;
 }
-
 
 }  // namespace stratus::gateway

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <random>
 
+#include "api/chat.h"
 #include "api/openai.h"
+#include "auth/signer.h"
 #include "codec/sse.h"
 #include "http/client.h"
 
@@ -26,33 +28,10 @@ double ms_since(Clock::time_point t) {
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
 StringResponse error_response(const Error& e) {
-  auto res = json_response(static_cast<unsigned>(core::http_status(e.kind)), core::to_openai_json(e));
+  auto res =
+      json_response(static_cast<unsigned>(core::http_status(e.kind)), core::to_openai_json(e));
   if (e.retry_after_s) res.set(bhttp::field::retry_after, std::to_string(*e.retry_after_s));
   return res;
-}
-
-// The provider's own error message from an OpenAI-shaped body, else the body itself.
-std::string upstream_message(std::string_view body) {
-  boost::system::error_code ec;
-  auto v = json::parse(body, ec);
-  if (!ec && v.is_object()) {
-    if (auto* e = v.as_object().if_contains("error"); e && e->is_object()) {
-      if (auto* m = e->as_object().if_contains("message"); m && m->is_string()) {
-        return std::string(m->get_string());
-      }
-    }
-  }
-  return std::string(body.substr(0, 200));
-}
-
-Error error_from_status(unsigned status, std::string_view provider, std::string_view body) {
-  ErrorKind kind = status == 503 || status == 529 ? ErrorKind::overloaded
-                   : status == 504              ? ErrorKind::timeout
-                                                : ErrorKind::upstream;
-  auto e = Error::make(kind, "provider '" + std::string(provider) + "' answered " +
-                                 std::to_string(status) + ": " + upstream_message(body));
-  e.upstream_status = static_cast<int>(status);
-  return e;
 }
 
 StringResponse readiness_response(const std::string& unavailable) {
@@ -68,7 +47,54 @@ struct Attempt {
   std::string body;  // read already (plain answers and errors)
   std::string content_type;
   std::string retry_after;
+  std::string error_type;  // x-amzn-errortype (Bedrock)
+
+  core::UpstreamResponse upstream() const {
+    core::UpstreamResponse r;
+    r.status = static_cast<int>(status);
+    r.body = body;
+    if (!content_type.empty()) r.headers.emplace_back("content-type", content_type);
+    if (!retry_after.empty()) r.headers.emplace_back("retry-after", retry_after);
+    if (!error_type.empty()) r.headers.emplace_back("x-amzn-errortype", error_type);
+    return r;
+  }
 };
+
+// The request as parsed, plus its IR, built only when a translated provider needs it.
+struct Inbound {
+  api::ChatRequest chat;
+  api::EmbeddingsRequest emb;
+  std::optional<api::Chat> chat_ir;
+  std::optional<api::Embeddings> emb_ir;
+};
+
+// What an attempt at one deployment came to.
+enum class Outcome {
+  answered,  // the client got its answer (or left): stop
+  failed,    // retryable failure before any byte reached the client: try the next deployment
+};
+
+// The last error after every deployment failed, as the client sees it: rate limits and
+// overload keep their status (with Retry-After), timeouts are 504, client errors (a provider
+// that cannot take this request) keep theirs, everything else is 502.
+Error final_error(Error failure, int attempts, const std::string& model) {
+  switch (failure.kind) {
+    case ErrorKind::rate_limit:
+    case ErrorKind::overloaded:
+    case ErrorKind::timeout:
+    case ErrorKind::invalid_request:
+    case ErrorKind::context_length:
+    case ErrorKind::authentication:
+    case ErrorKind::permission:
+    case ErrorKind::not_found:
+      break;
+    default:
+      failure.kind = ErrorKind::upstream;
+  }
+  failure.message = "All " + std::to_string(attempts) + " deployment(s) of model `" + model +
+                    "` failed; last error: " + failure.message;
+  return failure;
+}
 
 enum class Endpoint { chat, embeddings };
 
@@ -127,7 +153,35 @@ class WorkerHandler {
   }
 
   Task<void> proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Clock::time_point t0);
-  Task<core::Result<Attempt>> attempt(const Target& t, const ClientRequest& creq, bool stream);
+  Task<core::Result<Attempt>> attempt(const ClientRequest& creq, bool stream);
+  Task<Outcome> passthrough(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
+                            AccessRecord& rec, Clock::time_point t0, Error& failure,
+                            std::optional<Attempt>& last_answer);
+  Task<Outcome> translated(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
+                           AccessRecord& rec, Clock::time_point t0, Error& failure);
+  Task<Outcome> relay_translated_stream(Exchange& ex, Attempt& a, const Target& t, Inbound& in,
+                                        AccessRecord& rec, Clock::time_point t0, Error& failure);
+  Task<void> respond_error(Exchange& ex, const Error& e, const Target* t, AccessRecord& rec,
+                           Clock::time_point t0) {
+    auto res = error_response(e);
+    if (t) add_route_headers(res, *t, rec);
+    rec.error = std::string(core::kind_name(e.kind)) + ": " + e.message;
+    co_await respond(ex, std::move(res), rec, t0);
+  }
+  void start_attempt(const Target& t, AccessRecord& rec) {
+    ++rec.attempts;
+    rec.provider = t.provider;
+    rec.deployment = t.id;
+  }
+  // Records a failed attempt; `failure` is what the next deployment's failure replaces.
+  void attempt_failed(const Target& t, AccessRecord& rec, Error& failure, Error e) {
+    failure = std::move(e);
+    if (failure.upstream_status == 0 && failure.message.find("provider '") == std::string::npos) {
+      failure.message = "provider '" + t.provider + "': " + failure.message;
+    }
+    t.health->record(false, steady_ms());
+    rec.error = std::string(core::kind_name(failure.kind)) + ": " + failure.message;
+  }
   Task<bool> relay_stream(Exchange& ex, Attempt& a, const Target& t, bool client_wants_usage,
                           AccessRecord& rec, Clock::time_point t0, Error& failure);
   static Task<void> drain_upstream(std::unique_ptr<ClientResponse> response) {
@@ -187,13 +241,16 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
                             [&](const Route& r) { return r.path == path; });
   if (route == std::end(kRoutes)) {
     co_return co_await respond(
-        ex, error_response(Error::make(ErrorKind::not_found, "Unknown request URL: " + rec.method + " " + rec.path)),
+        ex,
+        error_response(Error::make(ErrorKind::not_found,
+                                   "Unknown request URL: " + rec.method + " " + rec.path)),
         rec, t0);
   }
   if (route->method != method) {
-    auto res = error_response(Error::make(ErrorKind::method_not_allowed,
-                                          "Method " + rec.method + " is not allowed on " + rec.path +
-                                              "; use " + std::string(bhttp::to_string(route->method))));
+    auto res =
+        error_response(Error::make(ErrorKind::method_not_allowed,
+                                   "Method " + rec.method + " is not allowed on " + rec.path +
+                                       "; use " + std::string(bhttp::to_string(route->method))));
     res.set(bhttp::field::allow, bhttp::to_string(route->method));
     co_return co_await respond(ex, std::move(res), rec, t0);
   }
@@ -203,28 +260,31 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
   if (path == "/admin/reload") {
     if (!ex.peer_is_loopback()) {
       co_return co_await respond(
-          ex, error_response(Error::make(ErrorKind::permission, "admin endpoints answer loopback clients only")),
+          ex,
+          error_response(
+              Error::make(ErrorKind::permission, "admin endpoints answer loopback clients only")),
           rec, t0);
     }
     auto r = gw_.reload();
     if (!r) {
-      co_return co_await respond(
-          ex, error_response(Error::make(ErrorKind::invalid_request, "config not reloaded: " + r.error())),
-          rec, t0);
+      co_return co_await respond(ex,
+                                 error_response(Error::make(ErrorKind::invalid_request,
+                                                            "config not reloaded: " + r.error())),
+                                 rec, t0);
     }
     co_return co_await respond(ex, json_response(200, R"({"status":"reloaded"})"), rec, t0);
   }
   co_await proxy(ex, path == "/v1/embeddings" ? Endpoint::embeddings : Endpoint::chat, rec, t0);
 }
 
-Task<core::Result<Attempt>> WorkerHandler::attempt(const Target& t, const ClientRequest& creq,
-                                                   bool stream) {
+Task<core::Result<Attempt>> WorkerHandler::attempt(const ClientRequest& creq, bool stream) {
   auto res = co_await client_.send(creq);
   if (!res) co_return std::unexpected(res.error());
   Attempt a;
   a.status = (*res)->status();
   a.content_type = (*res)->header("content-type");
   a.retry_after = (*res)->header("retry-after");
+  a.error_type = (*res)->header("x-amzn-errortype");
   if (stream && a.status == 200) {
     a.response = std::move(*res);
     co_return a;
@@ -232,26 +292,25 @@ Task<core::Result<Attempt>> WorkerHandler::attempt(const Target& t, const Client
   auto body = co_await (*res)->read_all();
   if (!body) co_return std::unexpected(body.error());
   a.body = std::move(*body);
-  if (a.status >= 500) co_return std::unexpected(error_from_status(a.status, t.provider, a.body));
   co_return a;
 }
 
-Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Clock::time_point t0) {
+Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
+                                Clock::time_point t0) {
   auto& req = ex.request();
-  api::ChatRequest chat;
-  api::EmbeddingsRequest emb;
+  Inbound in;
   std::string model;
   if (ep == Endpoint::chat) {
     auto parsed = api::parse_chat_request(req.body());
     if (!parsed) co_return co_await respond(ex, error_response(parsed.error()), rec, t0);
-    chat = std::move(*parsed);
-    model = chat.model;
-    rec.stream = chat.stream;
+    in.chat = std::move(*parsed);
+    model = in.chat.model;
+    rec.stream = in.chat.stream;
   } else {
     auto parsed = api::parse_embeddings_request(req.body());
     if (!parsed) co_return co_await respond(ex, error_response(parsed.error()), rec, t0);
-    emb = std::move(*parsed);
-    model = emb.model;
+    in.emb = std::move(*parsed);
+    model = in.emb.model;
   }
   rec.alias = model;
   auto snap = snapshot_ptr();
@@ -259,68 +318,298 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Cl
   if (!alias) {
     co_return co_await respond(
         ex,
-        error_response(Error::make(ErrorKind::not_found,
-                                   "The model `" + model + "` does not exist. Known models: " + snap->known_list,
-                                   "model", "model_not_found")),
+        error_response(Error::make(
+            ErrorKind::not_found,
+            "The model `" + model + "` does not exist. Known models: " + snap->known_list, "model",
+            "model_not_found")),
         rec, t0);
   }
 
   Error failure = Error::make(ErrorKind::unavailable, "model `" + model + "` has no deployments");
+  std::optional<Attempt> last_answer;  // the last failed pass-through answer, relayed if final
+  const Target* last_target = nullptr;
   ex.watch_client();  // a client that leaves cancels whatever upstream work is in flight
   for (const Target& t : alias->targets) {
-    ++rec.attempts;
-    rec.provider = t.provider;
-    rec.deployment = t.id;
-    ClientRequest creq;
-    creq.url = ep == Endpoint::chat ? t.chat_url : t.embeddings_url;
-    creq.shared_headers = &t.headers;  // the snapshot outlives the attempt
-    creq.headers.emplace_back("x-request-id", rec.request_id);
-    creq.body = ep == Endpoint::chat ? api::upstream_chat_body(chat, t.model)
-                                     : api::upstream_embeddings_body(emb, t.model);
-    creq.timeouts = {t.timeouts.connect_ms, t.timeouts.first_byte_ms, t.timeouts.idle_ms,
-                     t.timeouts.total_ms};
-    creq.ca_file = t.ca_file;
-    creq.max_connections = t.max_connections;
-
-    t.health->in_flight.fetch_add(1, std::memory_order_relaxed);
-    auto res = co_await attempt(t, creq, chat.stream);
-    t.health->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    if (ex.client_left()) {
-      rec.status = 499;
-      rec.error = "client closed the connection";
-      co_return finish(rec, t0);
-    }
-    if (!res) {
-      failure = res.error();
-      if (failure.upstream_status == 0) {
-        failure.message = "provider '" + t.provider + "': " + failure.message;
-      }
-      t.health->record(false, steady_ms());
-      rec.error = std::string(core::kind_name(failure.kind)) + ": " + failure.message;
-      continue;  // the next deployment may answer
-    }
-    t.health->record(true, steady_ms());
-    Attempt& a = *res;
-    if (a.response) {
-      if (co_await relay_stream(ex, a, t, chat.include_usage, rec, t0, failure)) co_return;
-      t.health->record(false, steady_ms());
-      rec.error = std::string(core::kind_name(failure.kind)) + ": " + failure.message;
+    start_attempt(t, rec);
+    last_target = &t;
+    if (!t.adapter) {
+      attempt_failed(t, rec, failure,
+                     Error::make(ErrorKind::unavailable, "provider type '" + t.deployment.type +
+                                                             "' is not available in this build"));
       continue;
     }
-    rec.error.clear();
-    StringResponse out{static_cast<bhttp::status>(a.status), 11};
-    out.set(bhttp::field::content_type, a.content_type.empty() ? "application/json" : a.content_type);
-    if (!a.retry_after.empty()) out.set(bhttp::field::retry_after, a.retry_after);
-    add_route_headers(out, t, rec);
-    if (a.status == 200) rec.usage = api::usage_of_text(a.body);
-    out.body() = std::move(a.body);
-    rec.ttfb_ms = ms_since(t0);
+    t.health->in_flight.fetch_add(1, std::memory_order_relaxed);
+    Outcome o = t.passthrough ? co_await passthrough(ex, ep, in, t, rec, t0, failure, last_answer)
+                              : co_await translated(ex, ep, in, t, rec, t0, failure);
+    t.health->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (o == Outcome::answered) co_return;
+    if (!t.passthrough) last_answer.reset();
+  }
+  // Every deployment failed. A pass-through provider's own rate-limit answer is relayed as is.
+  if (last_answer && failure.kind == ErrorKind::rate_limit && last_target->deployment.type == "openai") {
+    StringResponse out{static_cast<bhttp::status>(last_answer->status), 11};
+    out.set(bhttp::field::content_type,
+            last_answer->content_type.empty() ? "application/json" : last_answer->content_type);
+    if (!last_answer->retry_after.empty())
+      out.set(bhttp::field::retry_after, last_answer->retry_after);
+    add_route_headers(out, *last_target, rec);
+    out.body() = std::move(last_answer->body);
     co_return co_await respond(ex, std::move(out), rec, t0);
   }
-  failure.kind = failure.kind == ErrorKind::timeout ? ErrorKind::timeout : ErrorKind::upstream;
-  failure.message = "All " + std::to_string(rec.attempts) + " deployment(s) of model `" + model +
-                    "` failed; last error: " + failure.message;
-  co_await respond(ex, error_response(failure), rec, t0);
+  co_await respond_error(ex, final_error(std::move(failure), rec.attempts, model), last_target, rec,
+                         t0);
+}
+
+Task<Outcome> WorkerHandler::passthrough(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
+                                         AccessRecord& rec, Clock::time_point t0, Error& failure,
+                                         std::optional<Attempt>& last_answer) {
+  ClientRequest creq;
+  creq.url = ep == Endpoint::chat ? t.chat_url : t.embeddings_url;
+  creq.shared_headers = &t.headers;  // the snapshot outlives the attempt
+  creq.headers.emplace_back("x-request-id", rec.request_id);
+  creq.body = ep == Endpoint::chat ? api::upstream_chat_body(in.chat, t.model)
+                                   : api::upstream_embeddings_body(in.emb, t.model);
+  creq.timeouts = {t.timeouts.connect_ms, t.timeouts.first_byte_ms, t.timeouts.idle_ms,
+                   t.timeouts.total_ms};
+  creq.ca_file = t.ca_file;
+  creq.max_connections = t.max_connections;
+
+  auto res = co_await attempt(creq, ep == Endpoint::chat && in.chat.stream);
+  if (ex.client_left()) {
+    rec.status = 499;
+    rec.error = "client closed the connection";
+    finish(rec, t0);
+    co_return Outcome::answered;
+  }
+  if (!res) {
+    attempt_failed(t, rec, failure, res.error());
+    co_return Outcome::failed;  // the next deployment may answer
+  }
+  Attempt& a = *res;
+  if (a.status / 100 != 2) {
+    auto e = t.adapter->decode_error(a.upstream(), t.deployment);
+    if (e.retryable) {
+      attempt_failed(t, rec, failure, std::move(e));
+      last_answer = std::move(a);
+      co_return Outcome::failed;
+    }
+    t.health->record(true, steady_ms());  // the provider works; the request was refused
+    if (t.deployment.type != "openai") {
+      co_await respond_error(ex, e, &t, rec, t0);  // e.g. Azure's content filter, normalized
+      co_return Outcome::answered;
+    }
+  } else {
+    t.health->record(true, steady_ms());
+  }
+  if (a.response) {
+    if (co_await relay_stream(ex, a, t, in.chat.include_usage, rec, t0, failure)) {
+      co_return Outcome::answered;
+    }
+    attempt_failed(t, rec, failure, failure);
+    co_return Outcome::failed;
+  }
+  rec.error.clear();
+  StringResponse out{static_cast<bhttp::status>(a.status), 11};
+  out.set(bhttp::field::content_type, a.content_type.empty() ? "application/json" : a.content_type);
+  if (!a.retry_after.empty()) out.set(bhttp::field::retry_after, a.retry_after);
+  add_route_headers(out, t, rec);
+  if (a.status == 200) rec.usage = api::usage_of_text(a.body);
+  out.body() = std::move(a.body);
+  rec.ttfb_ms = ms_since(t0);
+  co_await respond(ex, std::move(out), rec, t0);
+  co_return Outcome::answered;
+}
+
+Task<Outcome> WorkerHandler::translated(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
+                                        AccessRecord& rec, Clock::time_point t0, Error& failure) {
+  // The IR is built once, for the first translated deployment.
+  if (ep == Endpoint::chat && !in.chat_ir) {
+    auto ir = api::parse_chat(in.chat.body);
+    if (!ir) {
+      co_await respond_error(ex, ir.error(), nullptr, rec, t0);
+      co_return Outcome::answered;
+    }
+    in.chat_ir = std::move(*ir);
+  }
+  if (ep == Endpoint::embeddings && !in.emb_ir) {
+    auto ir = api::parse_embeddings(in.emb.body);
+    if (!ir) {
+      co_await respond_error(ex, ir.error(), nullptr, rec, t0);
+      co_return Outcome::answered;
+    }
+    in.emb_ir = std::move(*ir);
+  }
+  providers::CallContext ctx{.request_id = rec.request_id};
+  auto encoded = ep == Endpoint::chat ? t.adapter->encode_chat(*in.chat_ir, t.deployment, ctx)
+                                      : t.adapter->encode_embeddings(*in.emb_ir, t.deployment);
+  if (!encoded) {
+    // This provider cannot take this request (e.g. no JSON schema support): another may.
+    failure = encoded.error();
+    rec.error = std::string(core::kind_name(failure.kind)) + ": " + failure.message;
+    co_return Outcome::failed;
+  }
+  core::UpstreamRequest& up = *encoded;
+  for (auto& h : t.extra_headers) up.headers.push_back(h);
+  up.headers.emplace_back("x-request-id", rec.request_id);
+  auth::sign(up, t.credentials, std::chrono::system_clock::now());
+
+  ClientRequest creq;
+  creq.method = bhttp::string_to_verb(up.method);
+  creq.url = std::move(up.url);
+  creq.headers.reserve(up.headers.size());
+  for (auto& h : up.headers) {
+    if (h.first != "host") creq.headers.push_back(std::move(h));  // the client writes Host
+  }
+  creq.body = std::move(up.body);
+  creq.timeouts = {t.timeouts.connect_ms, t.timeouts.first_byte_ms, t.timeouts.idle_ms,
+                   t.timeouts.total_ms};
+  creq.ca_file = t.ca_file;
+  creq.max_connections = t.max_connections;
+
+  bool stream = ep == Endpoint::chat && in.chat_ir->stream;
+  auto res = co_await attempt(creq, stream);
+  if (ex.client_left()) {
+    rec.status = 499;
+    rec.error = "client closed the connection";
+    finish(rec, t0);
+    co_return Outcome::answered;
+  }
+  if (!res) {
+    attempt_failed(t, rec, failure, res.error());
+    co_return Outcome::failed;
+  }
+  Attempt& a = *res;
+  if (a.status / 100 != 2) {
+    auto e = t.adapter->decode_error(a.upstream(), t.deployment);
+    if (e.retryable) {
+      attempt_failed(t, rec, failure, std::move(e));
+      co_return Outcome::failed;
+    }
+    t.health->record(true, steady_ms());
+    co_await respond_error(ex, e, &t, rec, t0);
+    co_return Outcome::answered;
+  }
+  if (a.response) co_return co_await relay_translated_stream(ex, a, t, in, rec, t0, failure);
+
+  std::string body;
+  std::optional<api::Usage> usage;
+  if (ep == Endpoint::chat) {
+    auto decoded = t.adapter->decode_chat(a.upstream(), t.deployment, ctx);
+    if (!decoded) {
+      attempt_failed(t, rec, failure, decoded.error());
+      co_return Outcome::failed;
+    }
+    usage = decoded->usage;
+    api::ResponseMeta meta{"chatcmpl-" + rec.request_id, t.model,
+                           static_cast<std::int64_t>(std::time(nullptr))};
+    body = api::openai_response_json(*decoded, meta);
+  } else {
+    auto decoded = t.adapter->decode_embeddings(a.upstream(), t.deployment);
+    if (!decoded) {
+      attempt_failed(t, rec, failure, decoded.error());
+      co_return Outcome::failed;
+    }
+    usage = decoded->usage;
+    body = api::openai_embeddings_json(*decoded, *in.emb_ir, t.model);
+  }
+  t.health->record(true, steady_ms());
+  rec.error.clear();
+  rec.usage = usage;
+  auto out = json_response(200, std::move(body));
+  add_route_headers(out, t, rec);
+  rec.ttfb_ms = ms_since(t0);
+  co_await respond(ex, std::move(out), rec, t0);
+  co_return Outcome::answered;
+}
+
+// Decodes a provider's native stream into IR chunks and re-encodes them as OpenAI SSE, one
+// write per upstream read. Before the first byte reaches the client a failure lets the next
+// deployment try; after it, the stream ends with an OpenAI-shaped error event.
+Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, const Target& t,
+                                                     Inbound& in, AccessRecord& rec,
+                                                     Clock::time_point t0, Error& failure) {
+  providers::CallContext ctx{.request_id = rec.request_id};
+  auto decoder = t.adapter->stream_decoder(*in.chat_ir, t.deployment, ctx);
+  api::ResponseMeta meta{"chatcmpl-" + rec.request_id, t.model,
+                         static_cast<std::int64_t>(std::time(nullptr))};
+  bool wants_usage = in.chat_ir->include_usage;
+  std::vector<api::ChatChunk> chunks;
+  std::string out;
+  bool started = false;
+  std::optional<Error> error;
+  bool ended = false;
+  auto& up = *a.response;
+  while (!ended) {
+    auto piece = co_await up.read_some();
+    if (ex.client_left()) {
+      rec.status = 499;
+      rec.error = "client closed the stream";
+      finish(rec, t0);
+      co_return Outcome::answered;
+    }
+    if (!piece) {
+      error = piece.error();
+      break;
+    }
+    chunks.clear();
+    core::Result<void> fed;
+    if (piece->empty()) {
+      fed = decoder->finish(chunks);
+      ended = true;
+    } else {
+      fed = decoder->feed(*piece, chunks);
+    }
+    if (!fed) error = fed.error();
+    out.clear();
+    for (auto& c : chunks) {
+      if (c.usage) rec.usage = c.usage;
+      bool usage_only = c.usage && !c.role && c.content.empty() && c.tool_calls.empty() &&
+                        !c.finish_reason && c.refusal.empty() && c.reasoning.empty();
+      if (usage_only && !wants_usage) continue;
+      out += api::openai_chunk_event(c, meta);
+    }
+    if (ended && !error) out += "data: [DONE]\n\n";
+    if (!out.empty()) {
+      if (!started) {
+        bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
+        head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
+        head.set(bhttp::field::cache_control, "no-cache");
+        add_route_headers(head, t, rec);
+        rec.status = 200;
+        rec.error.clear();
+        if (!co_await ex.start_chunked(std::move(head))) break;
+        started = true;
+        rec.ttfb_ms = ms_since(t0);
+      }
+      if (!co_await ex.write_chunk(out, ended && !error)) break;
+    }
+    if (error) break;
+  }
+  if (!started) {
+    Error e = error ? *error
+                    : Error::make(ErrorKind::upstream, "provider '" + t.provider +
+                                                           "' ended the stream before any event");
+    if (!e.retryable && e.upstream_status != 0) {
+      // The provider refused the request inside the stream (e.g. a validation error event).
+      co_await respond_error(ex, e, &t, rec, t0);
+      co_return Outcome::answered;
+    }
+    attempt_failed(t, rec, failure, std::move(e));
+    co_return Outcome::failed;
+  }
+  t.health->record(!error, steady_ms());
+  if (ex.broken()) {
+    rec.status = 499;
+    rec.error = "client closed the stream";
+  } else if (error || !ended) {
+    auto e =
+        error ? *error
+              : Error::make(ErrorKind::upstream, "provider '" + t.provider + "' stream broke off");
+    rec.error = std::string(core::kind_name(e.kind)) + ": " + e.message;
+    co_await ex.write_chunk(api::sse_error_event(e), true);
+  }  // else: the chunk with [DONE] ended the body
+  finish(rec, t0);
+  co_return Outcome::answered;
 }
 
 // Relays an upstream event stream event by event. Returns false, with `failure` set, when the

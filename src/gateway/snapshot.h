@@ -11,7 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "auth/signer.h"
 #include "config/config.h"
+#include "providers/adapter.h"
 
 namespace stratus::gateway {
 
@@ -29,9 +31,19 @@ struct Target {
   std::string id;  // "provider/model", shown in x-stratus-deployment and the access log
   std::string provider;
   std::string model;
+  // The provider's wire format; nullptr when this build has no adapter for it.
+  const providers::Adapter* adapter = nullptr;
+  providers::Deployment deployment;  // what the adapter needs
+  // OpenAI-dialect providers (openai, azure): the client's body is forwarded as is, with only
+  // `model` rewritten, to these URLs with these headers (auth included).
+  bool passthrough = false;
   std::string chat_url;
   std::string embeddings_url;
-  std::vector<std::pair<std::string, std::string>> headers;  // auth and extra headers
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Translated providers: credentials applied to each encoded request, and the config's extra
+  // headers.
+  auth::Credentials credentials;
+  std::vector<std::pair<std::string, std::string>> extra_headers;
   config::Timeouts timeouts;
   std::string ca_file;
   int max_connections = 512;
@@ -47,8 +59,8 @@ struct Snapshot {
   config::Config config;
   std::unordered_map<std::string, Alias> aliases;
   std::vector<std::string> alias_names;  // config order
-  std::string models_json;                // GET /v1/models
-  std::string known_list;                 // "a, b, c" for error messages
+  std::string models_json;               // GET /v1/models
+  std::string known_list;                // "a, b, c" for error messages
 
   const Alias* find(const std::string& name) const {
     auto it = aliases.find(name);

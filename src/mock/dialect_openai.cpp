@@ -57,7 +57,7 @@ std::string tool_calls_json(const Script& s, bool with_index) {
   return out + "]";
 }
 
-class OpenAIDialect final : public Dialect {
+class OpenAIDialect : public Dialect {
  public:
   std::string_view name() const override { return "openai"; }
 
@@ -278,7 +278,7 @@ class OpenAIDialect final : public Dialect {
             R"({"object":"list","data":[{"id":"mock-small","object":"model","created":1700000000,"owned_by":"stratus-mock"},{"id":"mock-large","object":"model","created":1700000000,"owned_by":"stratus-mock"}]})"};
   }
 
- private:
+ protected:
   static std::string usage_json(const Script& s) {
     return R"({"prompt_tokens":)" + std::to_string(s.prompt_tokens) + R"(,"completion_tokens":)" +
            std::to_string(s.completion_tokens) + R"(,"total_tokens":)" +
@@ -287,7 +287,71 @@ class OpenAIDialect final : public Dialect {
   }
 };
 
+// Azure OpenAI: the same JSON behind /openai/deployments/{deployment}/...?api-version=... (with
+// an api-key header) or /openai/v1/... (with a bearer token); a first stream chunk that only
+// carries prompt_filter_results; string error codes; content-filter errors for 400s.
+class AzureDialect final : public OpenAIDialect {
+ public:
+  std::string_view name() const override { return "azure"; }
+
+  std::optional<Op> route(std::string_view method, std::string_view path) const override {
+    bool deployments = path.starts_with("/openai/deployments/");
+    bool v1 = path.starts_with("/openai/v1/");
+    if (!deployments && !v1) return std::nullopt;
+    return OpenAIDialect::route(method, path);
+  }
+
+  std::optional<Reply> check_auth(const MockRequest& req) const override {
+    bool v1 = req.path.starts_with("/openai/v1/");
+    if (!v1 && req.query.find("api-version=") == std::string_view::npos) {
+      return Reply{.status = 404,
+                   .body = R"({"error":{"code":"404","message":"Resource not found"}})"};
+    }
+    if (req.header("api-key").empty() && !req.header("authorization").starts_with("Bearer ")) {
+      return Reply{
+          .status = 401,
+          .body =
+              R"({"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource."}})"};
+    }
+    return std::nullopt;
+  }
+
+  std::vector<std::string> stream_events(const ChatCall& call, const Script& s) const override {
+    auto events = OpenAIDialect::stream_events(call, s);
+    events.insert(
+        events.begin(),
+        R"(data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}]})"
+        "\n\n");
+    return events;
+  }
+
+  Reply error(int status, std::string_view message) const override {
+    json::object e{{"message", message}};
+    if (status == 400) {
+      e["message"] =
+          "The response was filtered due to the prompt triggering Azure OpenAI's content "
+          "management policy.";
+      e["type"] = nullptr;
+      e["param"] = "prompt";
+      e["code"] = "content_filter";
+      e["status"] = 400;
+      e["innererror"] = json::object{{"code", "ResponsibleAIPolicyViolation"},
+                                     {"content_filter_result",
+                                      {{"hate", {{"filtered", true}, {"severity", "high"}}},
+                                       {"violence", {{"filtered", false}, {"severity", "safe"}}}}}};
+    } else {
+      e["code"] = std::to_string(status);  // Azure's string codes
+    }
+    return Reply{.status = status, .body = json::serialize(json::object{{"error", std::move(e)}})};
+  }
+};
+
 }  // namespace
+
+const Dialect& azure_dialect() {
+  static const AzureDialect d;
+  return d;
+}
 
 const Dialect& openai_dialect() {
   static const OpenAIDialect d;

@@ -6,6 +6,7 @@
 namespace stratus::mock {
 
 const Dialect& openai_dialect();
+const Dialect& azure_dialect();
 const Dialect& gemini_dialect();
 const Dialect& vertex_dialect();
 
@@ -18,6 +19,7 @@ struct Entry {
 
 constexpr Entry kDialects[] = {
     {"openai", &openai_dialect},
+    {"azure", &azure_dialect},
     {"gemini", &gemini_dialect},
     {"vertex", &vertex_dialect},
 };

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <random>
 
@@ -31,13 +32,70 @@ std::string token_text(int i) {
   return t;
 }
 
-// Request-scoped view of the options after x-mock-* header overrides.
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Faults can also ride in the model name, so that a gateway (which never forwards x-mock-*
+// headers) can be configured with one faulty deployment per scenario:
+// "claude@mock:status=429,retry-after=7". The directive is found in the body or in the
+// (percent-decoded) URL, where Bedrock and Gemini carry the model.
+std::map<std::string, std::string, std::less<>> model_directives(const StringRequest& req) {
+  std::map<std::string, std::string, std::less<>> out;
+  constexpr std::string_view kMarker = "@mock:";
+  std::string target = percent_decode(std::string_view(req.target().data(), req.target().size()));
+  std::string_view body = req.body();
+  std::string_view text = body;
+  auto at = text.find(kMarker);
+  if (at == std::string_view::npos) {
+    text = target;
+    at = text.find(kMarker);
+  }
+  if (at == std::string_view::npos) return out;
+  auto rest = text.substr(at + kMarker.size());
+  std::size_t end = 0;
+  while (end < rest.size() &&
+         (std::isalnum(static_cast<unsigned char>(rest[end])) ||
+          std::string_view("=,._-").find(rest[end]) != std::string_view::npos)) {
+    ++end;
+  }
+  rest = rest.substr(0, end);
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto item = rest.substr(0, comma);
+    auto eq = item.find('=');
+    out.emplace(std::string(item.substr(0, eq)),
+                eq == std::string_view::npos ? "1" : std::string(item.substr(eq + 1)));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// Request-scoped view of the options after x-mock-* header (or model directive) overrides.
 MockOptions effective(const MockOptions& base, const StringRequest& req) {
   MockOptions o = base;
+  auto directives = model_directives(req);
   auto num = [&](std::string_view name, auto& field) {
-    auto it = req.find(beast::string_view(name.data(), name.size()));
-    if (it == req.end()) return;
-    std::string v(it->value());
+    std::string v;
+    if (auto d = directives.find(name.substr(7)); d != directives.end()) {
+      v = d->second;
+    } else {
+      auto it = req.find(beast::string_view(name.data(), name.size()));
+      if (it == req.end()) return;
+      v = std::string(it->value());
+    }
     try {
       using T = std::decay_t<decltype(field)>;
       if constexpr (std::is_same_v<T, double>) {
@@ -49,7 +107,7 @@ MockOptions effective(const MockOptions& base, const StringRequest& req) {
     }
   };
   num("x-mock-status", o.fail_status);
-  if (req.find("x-mock-status") != req.end()) o.fail_rate = 1.0;
+  if (req.find("x-mock-status") != req.end() || directives.contains("status")) o.fail_rate = 1.0;
   num("x-mock-fail-rate", o.fail_rate);
   num("x-mock-retry-after", o.retry_after_s);
   num("x-mock-ttft-ms", o.ttft_ms);
@@ -61,6 +119,7 @@ MockOptions effective(const MockOptions& base, const StringRequest& req) {
   num("x-mock-tool-calls", o.tool_calls);
   num("x-mock-cached-tokens", o.cached_tokens);
   if (auto it = req.find("x-mock-hang"); it != req.end()) o.hang = it->value() != "0";
+  if (auto d = directives.find("hang"); d != directives.end()) o.hang = d->second != "0";
   if (auto it = req.find("x-mock-error-message"); it != req.end())
     o.error_message = std::string(it->value());
   return o;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,11 +53,22 @@ class StreamDecoder {
   virtual core::Result<void> finish(std::vector<api::ChatChunk>& out) = 0;
 };
 
+enum class Endpoint { chat, embeddings };
+
 class Adapter {
  public:
   virtual ~Adapter() = default;
   virtual std::string_view name() const = 0;
   virtual Capabilities capabilities() const = 0;
+
+  // OpenAI-dialect providers only: where the gateway's fast path forwards the client's own
+  // OpenAI body (with `model` rewritten) and relays the SSE stream without re-encoding.
+  // nullopt: the request is translated with encode_chat / decode_chat / stream_decoder.
+  virtual std::optional<std::string> passthrough_url(const Deployment& d, Endpoint ep) const {
+    (void)d;
+    (void)ep;
+    return std::nullopt;
+  }
 
   // Chat: IR → request (URL, headers except credentials, body); response bytes → IR.
   virtual core::Result<core::UpstreamRequest> encode_chat(const api::Chat& chat,

@@ -67,7 +67,11 @@ core::Error provider_error(const core::UpstreamResponse& res, std::string_view p
   if ((k == ErrorKind::invalid_request) && mentions_context_length(message)) {
     k = ErrorKind::context_length;
   }
-  auto e = core::Error::make(k, "provider '" + std::string(provider) + "': " + message);
+  std::string text = "provider '" + std::string(provider) + "'";
+  text += res.status / 100 == 2 ? " reported an error in its stream: "
+                                : " answered " + std::to_string(res.status) + ": ";
+  text += message;
+  auto e = core::Error::make(k, std::move(text));
   if (k == ErrorKind::context_length) {
     e.code = "context_length_exceeded";
     e.param = "messages";

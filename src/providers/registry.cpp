@@ -4,7 +4,9 @@
 #include <iterator>
 
 #include "providers/adapter.h"
+#include "providers/azure.h"
 #include "providers/gemini.h"
+#include "providers/openai_compatible.h"
 
 namespace stratus::providers {
 
@@ -16,6 +18,8 @@ struct Entry {
 };
 
 constexpr Entry kAdapters[] = {
+    {"openai", &openai_adapter},
+    {"azure", &azure_adapter},
     {"gemini", &gemini_adapter},
     {"vertex", &vertex_adapter},
 };

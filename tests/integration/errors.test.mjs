@@ -383,14 +383,16 @@ describe('errors and fallback', () => {
       assert.equal((await mocks.fail503.stats()).failures, before + 1);
     });
 
-    it('502 when every deployment fails', async () => {
+    // The last deployment answered 503 (overloaded): the client sees that status, so it backs
+    // off, with a message naming every attempt.
+    it('every deployment fails: the last error kind decides the status (503 overloaded)', async () => {
       const { res, json } = await post(chatURL(), { model: 'all-fail', messages: MESSAGES });
-      assert.equal(res.status, 502);
+      assert.equal(res.status, 503);
       const e = assertErrorShape(json);
       assert.match(e.message, /^All 2 deployment\(s\)/);
       assert.match(e.message, /all-fail/);
       const err = await thrown(() => client.chat.completions.create({ model: 'all-fail', messages: MESSAGES }));
-      assert.equal(err.status, 502);
+      assert.equal(err.status, 503);
       assert.match(err.message, /All 2 deployment\(s\)/);
     });
 

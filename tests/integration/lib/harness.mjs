@@ -14,8 +14,8 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
-function launch(args, { readyPattern = /listening on http:\/\/[^:]+:(\d+)/ } = {}) {
-  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(args, { readyPattern = /listening on http:\/\/[^:]+:(\d+)/, env } = {}) {
+  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   live.add(proc);
   const out = { stdout: '', stderr: '' };
   proc.stdout.on('data', (d) => (out.stdout += d));
@@ -45,8 +45,8 @@ function launch(args, { readyPattern = /listening on http:\/\/[^:]+:(\d+)/ } = {
 }
 
 // A `stratus mock` process. `args`: extra flags such as ['--fail-status', '500'].
-export async function startMock(args = []) {
-  const m = launch(['mock', '--port', '0', ...args]);
+export async function startMock(args = [], { env } = {}) {
+  const m = launch(['mock', '--port', '0', ...args], { env });
   const port = await m.ready;
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -99,9 +99,9 @@ ${deployments}
 }
 
 // A `stratus serve` process on the given YAML config text.
-export async function startGateway(yaml, args = []) {
+export async function startGateway(yaml, args = [], { env } = {}) {
   const file = tempFile('stratus.yaml', yaml);
-  const g = launch(['serve', '--config', file, '--listen', '127.0.0.1:0', ...args]);
+  const g = launch(['serve', '--config', file, '--listen', '127.0.0.1:0', ...args], { env });
   const port = await g.ready;
   const url = `http://127.0.0.1:${port}`;
   return {

@@ -413,3 +413,27 @@ TEST(EncodeSse, RoundTrip_ReaderGivesBackDataAndEvent) {
 
 }  // namespace
 }  // namespace stratus::codec
+
+namespace stratus::codec {
+namespace {
+
+std::vector<SseEvent> read_finished(std::string_view bytes) {
+  SseReader r;
+  std::vector<SseEvent> out;
+  r.feed(bytes, out);
+  r.finish(out);
+  return out;
+}
+
+TEST(SseReader, Finish_DispatchesAnEventWithoutItsFinalBlankLine) {
+  for (std::string_view tail : {"data: b", "data: b\n", "data: b\r", "data: b\r\n"}) {
+    auto events = read_finished(std::string("data: a\n\n") + std::string(tail));
+    ASSERT_EQ(events.size(), 2u) << tail;
+    EXPECT_EQ(events[1].data, "b") << tail;
+  }
+  EXPECT_EQ(read_finished("data: a\n\n").size(), 1u);  // nothing pending: nothing added
+  EXPECT_EQ(read_finished(": comment only").size(), 0u);
+}
+
+}  // namespace
+}  // namespace stratus::codec
