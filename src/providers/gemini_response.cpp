@@ -166,10 +166,10 @@ class GeminiStreamDecoder final : public StreamDecoder {
     if (in_error_object_) {
       return remember(upstream(provider_, "stream ended inside an error object", 200));
     }
-    // The last event may lack its blank line; a cut event then fails to parse below.
-    if (reader_.has_partial()) {
-      if (auto r = read_events("\n\n", out); !r) return r;
-    }
+    // The last event may lack its blank line; a cut event then fails to parse.
+    events_.clear();
+    reader_.finish(events_);
+    if (auto r = on_events(out); !r) return r;
     if (!finish_) {
       return remember(upstream(provider_, "stream ended before a finishReason (truncated)", 200));
     }
@@ -216,7 +216,7 @@ class GeminiStreamDecoder final : public StreamDecoder {
 
   core::Error mid_stream_error(const json::object& err) {
     core::UpstreamResponse res;
-    res.status = static_cast<int>(number(err, "code"));
+    res.status = 200;  // the stream's own status; the error object carries Google's code
     return rpc_error(err, res, provider_);
   }
 
@@ -224,6 +224,10 @@ class GeminiStreamDecoder final : public StreamDecoder {
     if (bytes.empty()) return {};
     events_.clear();
     reader_.feed(bytes, events_);
+    return on_events(out);
+  }
+
+  core::Result<void> on_events(std::vector<api::ChatChunk>& out) {
     for (const auto& ev : events_) {
       if (auto r = on_event(ev.data, out); !r) return r;
     }
@@ -337,10 +341,15 @@ std::unique_ptr<StreamDecoder> make_stream_decoder(std::string provider, CallCon
 core::Error rpc_error(const json::object& error, const core::UpstreamResponse& res,
                       std::string_view provider) {
   const auto details = details_of(error);
+  const auto status = string_at(error, "status");
   std::string message(string_at(error, "message"));
-  if (message.empty()) message = "HTTP " + std::to_string(res.status);
-  auto e = provider_error(res, provider, std::move(message),
-                          kind_for_rpc_status(string_at(error, "status"), details.reason));
+  if (message.empty()) message = status.empty() ? "no error message" : std::string(status);
+  auto kind = kind_for_rpc_status(status, details.reason);
+  const int code = static_cast<int>(number(error, "code"));
+  const bool in_stream = res.status / 100 == 2;
+  if (!kind && in_stream) kind = code >= 400 ? kind_for_status(code) : ErrorKind::upstream;
+  auto e = provider_error(res, provider, std::move(message), kind);
+  if (in_stream && code > 0) e.upstream_status = code;
   // Google sends RetryInfo, not Retry-After; when both come (a proxy, the mock), wait for
   // the longer.
   if (details.retry_delay_s && (!e.retry_after_s || *e.retry_after_s < *details.retry_delay_s)) {
@@ -360,7 +369,7 @@ core::Error decode_error(const core::UpstreamResponse& res, std::string_view pro
     }
   }
   std::string message = res.body.substr(0, 300);
-  if (message.empty()) message = "HTTP " + std::to_string(res.status);
+  if (message.empty()) message = "no error message";
   return provider_error(res, provider, std::move(message));
 }
 

@@ -197,6 +197,12 @@ TEST(MockGemini, ParseChat_ReadsWhatTheMockNeeds) {
   EXPECT_EQ(call->system, "Be brief. ");
   EXPECT_GT(call->prompt_tokens, 10);
 
+  // The gateway percent-encodes the model id in the path.
+  call = parse(R"({"contents":[{"parts":[{"text":"hi"}]}]})", error,
+               "/v1beta/models/m%40mock%3Astatus%3D429%2Cretry-after%3D3:generateContent");
+  ASSERT_TRUE(call);
+  EXPECT_EQ(call->model, "m@mock:status=429,retry-after=3");
+
   call = parse(R"({"contents":[{"parts":[{"text":"hi"}]}]})", error);  // role is optional
   ASSERT_TRUE(call);
   EXPECT_FALSE(call->stream);
@@ -359,7 +365,8 @@ TEST(MockGemini, StreamErrorEvent_IsABareObjectTheDecoderMaps) {
     const auto out = decode_stream(events, bytewise);
     ASSERT_TRUE(out.error);
     EXPECT_EQ(out.error->kind, ErrorKind::overloaded);
-    EXPECT_EQ(out.error->message, "provider 'mock': The model is \"overloaded\".");
+    EXPECT_EQ(out.error->message,
+              "provider 'mock' reported an error in its stream: The model is \"overloaded\".");
     EXPECT_EQ(out.chunks.size(), 2u);
   }
 }
@@ -377,7 +384,7 @@ TEST(MockGemini, Errors_MapToTheRightKinds) {
     EXPECT_EQ(reply.status, status);
     const auto e = gemini_adapter().decode_error(as_response(reply), deployment());
     EXPECT_EQ(e.kind, kind);
-    EXPECT_EQ(e.message, "provider 'mock': injected");
+    EXPECT_EQ(e.message, "provider 'mock' answered " + std::to_string(status) + ": injected");
     EXPECT_EQ(e.retry_after_s, status == 429 ? std::optional<int>(1) : std::nullopt);
   }
 }

@@ -605,15 +605,16 @@ std::string rpc(int code, std::string_view status, std::string_view message,
 TEST(GeminiErrors, RecordedFixtures) {
   auto key = error_for(400, read_data("googleai/unary-failure-api-key.json"));
   EXPECT_EQ(key.kind, ErrorKind::authentication);
-  EXPECT_EQ(key.message, "provider 'google-ai': API key not valid. Please pass a valid API key.");
+  EXPECT_EQ(key.message,
+            "provider 'google-ai' answered 400: API key not valid. Please pass a valid API key.");
   EXPECT_EQ(key.code, "API_KEY_INVALID");
   EXPECT_FALSE(key.retryable);
   EXPECT_EQ(key.upstream_status, 400);
 
   auto model = error_for(404, read_data("googleai/unary-failure-unknown-model.json"));
   EXPECT_EQ(model.kind, ErrorKind::not_found);
-  EXPECT_TRUE(
-      model.message.starts_with("provider 'google-ai': models/gemini-5.0-flash is not found"));
+  EXPECT_TRUE(model.message.starts_with(
+      "provider 'google-ai' answered 404: models/gemini-5.0-flash is not found"));
 
   auto quota = error_for(429, read_data("vertexai/unary-failure-quota-exceeded.json"),
                          {{"retry-after", "7"}});
@@ -656,7 +657,8 @@ TEST(GeminiErrors, MappingTable) {
     const auto e = error_for(c.http, rpc(c.http, c.status, c.message));
     EXPECT_EQ(e.kind, c.kind);
     EXPECT_EQ(e.retryable, c.retryable);
-    EXPECT_EQ(e.message, "provider 'google-ai': " + c.message);
+    EXPECT_EQ(e.message,
+              "provider 'google-ai' answered " + std::to_string(c.http) + ": " + c.message);
     EXPECT_EQ(e.upstream_status, c.http);
     EXPECT_EQ(core::http_status(e.kind),
               c.kind == ErrorKind::context_length ? 400 : core::http_status(c.kind));
@@ -688,14 +690,14 @@ TEST(GeminiErrors, RetryAfter_IsTheLongerOfRetryInfoAndTheHeader) {
 TEST(GeminiErrors, NonRpcBodies_FallBackToTheHttpStatus) {
   auto e = error_for(502, "<html>Bad Gateway</html>");
   EXPECT_EQ(e.kind, ErrorKind::upstream);
-  EXPECT_EQ(e.message, "provider 'google-ai': <html>Bad Gateway</html>");
+  EXPECT_EQ(e.message, "provider 'google-ai' answered 502: <html>Bad Gateway</html>");
   e = error_for(503, "");
   EXPECT_EQ(e.kind, ErrorKind::overloaded);
-  EXPECT_EQ(e.message, "provider 'google-ai': HTTP 503");
+  EXPECT_EQ(e.message, "provider 'google-ai' answered 503: no error message");
   // A stream without alt=sse answers errors inside a JSON array.
   e = error_for(403, "[" + rpc(403, "PERMISSION_DENIED", "denied") + "]");
   EXPECT_EQ(e.kind, ErrorKind::permission);
-  EXPECT_EQ(e.message, "provider 'google-ai': denied");
+  EXPECT_EQ(e.message, "provider 'google-ai' answered 403: denied");
   // An unknown status string: the HTTP status decides.
   e = error_for(501, rpc(501, "UNIMPLEMENTED", "not implemented"));
   EXPECT_EQ(e.kind, ErrorKind::upstream);
@@ -871,7 +873,8 @@ TEST(GeminiStream, BareErrorObjectMidStream_IsAnErrorAfterTheChunksBeforeIt) {
                                                 R"({"content":"Second "})"}));
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->kind, ErrorKind::upstream);
-  EXPECT_EQ(r.error->message, "provider 'google-ai': The operation was cancelled.");
+  EXPECT_EQ(r.error->message,
+            "provider 'google-ai' reported an error in its stream: The operation was cancelled.");
   EXPECT_EQ(r.error->upstream_status, 499);
 }
 
@@ -886,6 +889,19 @@ TEST(GeminiStream, SseFramedErrorEvent_MapsItsStatus) {
   EXPECT_EQ(r.error->kind, ErrorKind::rate_limit);
   EXPECT_EQ(r.error->retry_after_s, 3);
   EXPECT_EQ(r.chunks.size(), 1u);
+}
+
+TEST(GeminiStream, ErrorObjectWithoutStatus_KindFromItsCode) {
+  auto r = whole(
+      "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]}}]}\n\n"
+      "{\"error\":{\"code\":429,\"message\":\"slow down\"}}\n");
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->kind, ErrorKind::rate_limit);
+  EXPECT_EQ(r.error->upstream_status, 429);
+  r = whole("{\"error\":{\"message\":\"odd\"}}");
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->kind, ErrorKind::upstream);
+  EXPECT_TRUE(r.chunks.empty());
 }
 
 TEST(GeminiStream, EveryTruncation_BeforeTheFinishingEventIsComplete_IsAnError) {
