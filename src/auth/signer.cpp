@@ -1,11 +1,12 @@
 // Applies static credentials; SigV4 lives in sigv4.cpp.
 #include "auth/signer.h"
 
+#include "auth/sigv4.h"
+
 namespace stratus::auth {
 
 void sign(core::UpstreamRequest& req, const Credentials& creds,
           std::chrono::system_clock::time_point now) {
-  (void)now;
   switch (creds.kind) {
     case Credentials::Kind::none:
       return;
@@ -16,8 +17,16 @@ void sign(core::UpstreamRequest& req, const Credentials& creds,
     case Credentials::Kind::header:
       if (!creds.secret.empty()) req.headers.emplace_back(creds.header_name, creds.secret);
       return;
-    case Credentials::Kind::sigv4:
-      return;  // TODO(sigv4): wired when auth/sigv4 lands
+    case Credentials::Kind::sigv4: {
+      // A URL that cannot be parsed is left unsigned: the HTTP client rejects it.
+      const SigV4Context ctx{.credentials = creds.aws,
+                             .region = creds.region,
+                             .service = creds.service,
+                             .now = now,
+                             .options = default_sigv4_options(creds.service)};
+      (void)sign_sigv4_request(req, ctx);
+      return;
+    }
   }
 }
 

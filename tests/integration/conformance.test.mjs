@@ -49,6 +49,19 @@ export const PROVIDERS = [
     path: /^\/v1\/projects\/my-project\/locations\/us-central1\/publishers\/google\/models\/[^/:]+:generateContent$/,
     embeddings: true,
   },
+  {
+    type: 'anthropic',
+    provider: (url) => ({ base_url: url, api_key: 'sk-ant-test' }),
+    system: (body) => body.system,
+    path: /^\/v1\/messages$/,
+    // Anthropic's own overload status, 529, reaches clients as 503.
+    errors: [
+      { status: 400, cls: OpenAI.BadRequestError },
+      { status: 401, cls: OpenAI.AuthenticationError },
+      { status: 429, cls: OpenAI.RateLimitError, retryAfter: '3' },
+      { status: 529, cls: OpenAI.InternalServerError, expect: 503 },
+    ],
+  },
 ];
 
 const ERRORS = [
