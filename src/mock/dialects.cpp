@@ -8,6 +8,8 @@ namespace stratus::mock {
 const Dialect& openai_dialect();
 const Dialect& azure_dialect();
 const Dialect& anthropic_dialect();
+const Dialect& gemini_dialect();
+const Dialect& vertex_dialect();
 
 namespace {
 
@@ -17,9 +19,8 @@ struct Entry {
 };
 
 constexpr Entry kDialects[] = {
-    {"openai", &openai_dialect},
-    {"azure", &azure_dialect},
-    {"anthropic", &anthropic_dialect},
+    {"openai", &openai_dialect}, {"azure", &azure_dialect},   {"anthropic", &anthropic_dialect},
+    {"gemini", &gemini_dialect}, {"vertex", &vertex_dialect},
 };
 
 std::uint64_t fnv1a(std::string_view s) {

@@ -6,6 +6,7 @@
 #include "providers/adapter.h"
 #include "providers/anthropic.h"
 #include "providers/azure.h"
+#include "providers/gemini.h"
 #include "providers/openai_compatible.h"
 
 namespace stratus::providers {
@@ -18,9 +19,8 @@ struct Entry {
 };
 
 constexpr Entry kAdapters[] = {
-    {"openai", &openai_adapter},
-    {"azure", &azure_adapter},
-    {"anthropic", &anthropic_adapter},
+    {"openai", &openai_adapter}, {"azure", &azure_adapter},   {"anthropic", &anthropic_adapter},
+    {"gemini", &gemini_adapter}, {"vertex", &vertex_adapter},
 };
 
 }  // namespace
