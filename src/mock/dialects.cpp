@@ -7,6 +7,9 @@ namespace stratus::mock {
 
 const Dialect& openai_dialect();
 const Dialect& azure_dialect();
+const Dialect& anthropic_dialect();
+const Dialect& gemini_dialect();
+const Dialect& vertex_dialect();
 const Dialect& bedrock_dialect();
 
 namespace {
@@ -17,9 +20,8 @@ struct Entry {
 };
 
 constexpr Entry kDialects[] = {
-    {"openai", &openai_dialect},
-    {"azure", &azure_dialect},
-    {"bedrock", &bedrock_dialect},
+    {"openai", &openai_dialect}, {"azure", &azure_dialect},   {"anthropic", &anthropic_dialect},
+    {"gemini", &gemini_dialect}, {"vertex", &vertex_dialect}, {"bedrock", &bedrock_dialect},
 };
 
 std::uint64_t fnv1a(std::string_view s) {

@@ -4,8 +4,10 @@
 #include <iterator>
 
 #include "providers/adapter.h"
+#include "providers/anthropic.h"
 #include "providers/azure.h"
 #include "providers/bedrock.h"
+#include "providers/gemini.h"
 #include "providers/openai_compatible.h"
 
 namespace stratus::providers {
@@ -18,9 +20,8 @@ struct Entry {
 };
 
 constexpr Entry kAdapters[] = {
-    {"openai", &openai_adapter},
-    {"azure", &azure_adapter},
-    {"bedrock", &bedrock_adapter},
+    {"openai", &openai_adapter}, {"azure", &azure_adapter},   {"anthropic", &anthropic_adapter},
+    {"gemini", &gemini_adapter}, {"vertex", &vertex_adapter}, {"bedrock", &bedrock_adapter},
 };
 
 }  // namespace
