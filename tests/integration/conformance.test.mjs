@@ -18,6 +18,9 @@ const WEATHER_TOOL = {
 
 const text = (c) => (typeof c === 'string' ? c : Array.isArray(c) ? c.map((p) => p.text ?? '').join('') : '');
 
+const AWS_KEY_ID = 'AKIDEXAMPLE';
+const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
+
 // How each provider is configured, and where its native request carries the system prompt.
 export const PROVIDERS = [
   {
@@ -62,6 +65,17 @@ export const PROVIDERS = [
       { status: 529, cls: OpenAI.InternalServerError, expect: 503 },
     ],
   },
+  {
+    type: 'bedrock',
+    provider: (url) => ({ base_url: url, region: 'us-east-1', aws_access_key_id: AWS_KEY_ID, aws_secret_access_key: AWS_SECRET }),
+    // The mock verifies SigV4 with the pair in these variables.
+    mockEnv: { AWS_ACCESS_KEY_ID: AWS_KEY_ID, AWS_SECRET_ACCESS_KEY: AWS_SECRET },
+    system: (body) => body.system[0].text,
+    path: /^\/model\/model-a\/converse$/,
+    embeddings: true,
+    // Converse models do not embed: embeddings go to a Cohere model through InvokeModel.
+    embeddingsModel: 'cohere.embed-english-v3',
+  },
 ];
 
 const ERRORS = [
@@ -78,6 +92,7 @@ function configFor(p, mockUrl, model) {
     tools2: `${model}@mock:tool-calls=2`,
     cut: `${model}@mock:close-after-chunks=3`,
     broken: `${model}@mock:error-after-chunks=3`,
+    ...(p.embeddingsModel ? { emb: p.embeddingsModel } : {}),
     ...Object.fromEntries((p.errors ?? ERRORS).map((e) => [`e${e.status}`, `${model}@mock:status=${e.status},retry-after=3`])),
   };
   const lines = ['server:', '  listen: "127.0.0.1:0"', '  access_log: "off"', 'providers:', '  - ' + JSON.stringify(provider), 'models:'];
@@ -93,7 +108,7 @@ for (const p of PROVIDERS) {
     let gw;
     let client;
     before(async () => {
-      mock = await startMock(['--dialect', p.dialect ?? p.type, ...(p.mockArgs ?? [])]);
+      mock = await startMock(['--dialect', p.dialect ?? p.type, ...(p.mockArgs ?? [])], { env: p.mockEnv });
       gw = await startGateway(configFor(p, mock.url, p.model ?? 'model-a'), [], { env: p.env });
       client = new OpenAI({ baseURL: gw.baseURL, apiKey: 'client-key', maxRetries: 0, timeout: 10000 });
     });
@@ -275,7 +290,7 @@ for (const p of PROVIDERS) {
 
     if (p.embeddings) {
       test('embeddings: vectors in input order, usage', async () => {
-        const r = await client.embeddings.create({ model: 'ok', input: ['alpha', 'beta'], encoding_format: 'float' });
+        const r = await client.embeddings.create({ model: p.embeddingsModel ? 'emb' : 'ok', input: ['alpha', 'beta'], encoding_format: 'float' });
         assert.equal(r.data.length, 2);
         assert.equal(r.data[0].index, 0);
         assert.ok(r.data[0].embedding.length > 0);
