@@ -69,6 +69,10 @@ class Checker {
     if (!sys->is_array()) return bad("system must be a list of SystemContentBlock objects");
     for (std::size_t i = 0; i < sys->get_array().size(); ++i) {
       auto& b = sys->get_array()[i];
+      if (b.is_object() &&
+          (b.get_object().contains("cachePoint") || b.get_object().contains("guardContent"))) {
+        continue;
+      }
       auto* text = b.is_object() ? b.get_object().if_contains("text") : nullptr;
       if (!text || !text->is_string() || blank(text->get_string())) {
         return bad("The text field in the SystemContentBlock object at system." +
@@ -220,7 +224,10 @@ class Checker {
       saw_result_ = true;
       return check_tool_result(value, where);
     }
-    if (key == "reasoningContent" && assistant) return true;
+    if ((key == "reasoningContent" && assistant) || key == "cachePoint" || key == "document" ||
+        key == "guardContent") {
+      return true;  // accepted as they are
+    }
     return bad("The ContentBlock at " + where + " has an unsupported member '" + std::string(key) +
                "' for this role.");
   }

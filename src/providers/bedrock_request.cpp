@@ -97,7 +97,9 @@ core::Result<json::object> tool_result_block(const Message& m, std::size_t i) {
     return core::fail(ErrorKind::invalid_request, "a tool message needs tool_call_id",
                       at(i) + ".tool_call_id");
   }
-  json::array content{json::object{{"text", m.text()}}};
+  // Converse rejects blank text blocks; an empty result is an empty content list.
+  json::array content;
+  if (std::string text = m.text(); !text.empty()) content.push_back(json::object{{"text", text}});
   return json::object{
       {"toolResult", {{"toolUseId", m.tool_call_id}, {"content", std::move(content)}}}};
 }

@@ -139,15 +139,17 @@ TEST(BedrockEncode, ParallelToolCallsAndMergedToolResults_RoundTrip) {
       "inputSchema":{"json":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}}]}})"));
 }
 
-TEST(BedrockEncode, AssistantTextWithToolCall_EmptyArgumentsBecomeAnEmptyObject) {
+TEST(BedrockEncode, EmptyToolArgumentsAndResults_StayValid) {
   auto r = encode(with_tool(R"("messages":[
       {"role":"user","content":"Hi"},
       {"role":"assistant","content":"Checking.","tool_calls":[
         {"id":"t1","type":"function","function":{"name":"get_weather","arguments":""}}]},
-      {"role":"tool","tool_call_id":"t1","content":"sunny"}])"));
+      {"role":"tool","tool_call_id":"t1","content":""}])"));
   auto body = json::parse(r.body);
   EXPECT_EQ(body.at("messages").at(1), json::parse(R"({"role":"assistant","content":[
       {"text":"Checking."},{"toolUse":{"toolUseId":"t1","name":"get_weather","input":{}}}]})"));
+  EXPECT_EQ(body.at("messages").at(2), json::parse(R"({"role":"user","content":[
+      {"toolResult":{"toolUseId":"t1","content":[]}}]})"));
 }
 
 TEST(BedrockEncode, Base64Image_BecomesImageBytes) {
