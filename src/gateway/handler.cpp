@@ -630,6 +630,7 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
   std::string out;
   bool started = false;
   bool saw_done = false;
+  const bool azure = t.deployment.type == "azure";
   std::optional<Error> error;
   auto& up = *a.response;
   for (;;) {
@@ -658,6 +659,8 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
           if (auto u = api::usage_of(v)) rec.usage = u;
           if (!client_wants_usage && api::is_usage_only_chunk(v)) continue;
         }
+      } else if (azure && e.data.find("\"choices\":[]") != std::string::npos) {
+        continue;  // Azure's prompt_filter_results chunk: clients that read choices[0] choke on it
       }
       out += e.raw;
     }

@@ -155,6 +155,8 @@ for (const p of PROVIDERS) {
         let chunks = 0;
         for await (const chunk of stream) {
           chunks++;
+          // Every chunk a client sees has a choice, except the final usage chunk.
+          if (!chunk.usage) assert.equal(chunk.choices.length, 1, JSON.stringify(chunk));
           if (chunk.usage) usage = chunk.usage;
           for (const c of chunk.choices) {
             content += c.delta?.content ?? '';
