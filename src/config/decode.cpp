@@ -326,7 +326,10 @@ class Decoder {
            has_default || !p.base_url.empty() || !type ? Need::nonempty : Need::required);
     if (p.base_url.empty() && has_default) {
       p.base_url = std::string(type->default_base_url);
-      if (auto at = p.base_url.find("{region}"); at != std::string::npos) {
+      if (p.type == "vertex" && p.region == "global") {
+        p.base_url =
+            "https://aiplatform.googleapis.com";  // the global endpoint has no region prefix
+      } else if (auto at = p.base_url.find("{region}"); at != std::string::npos) {
         p.base_url.replace(at, 8, p.region.empty() ? "REGION" : p.region);
       }
     }

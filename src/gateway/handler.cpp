@@ -346,7 +346,8 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
     if (!t.passthrough) last_answer.reset();
   }
   // Every deployment failed. A pass-through provider's own rate-limit answer is relayed as is.
-  if (last_answer && failure.kind == ErrorKind::rate_limit && last_target->deployment.type == "openai") {
+  if (last_answer && failure.kind == ErrorKind::rate_limit &&
+      last_target->deployment.type == "openai") {
     StringResponse out{static_cast<bhttp::status>(last_answer->status), 11};
     out.set(bhttp::field::content_type,
             last_answer->content_type.empty() ? "application/json" : last_answer->content_type);
@@ -510,6 +511,13 @@ Task<Outcome> WorkerHandler::translated(Exchange& ex, Endpoint ep, Inbound& in, 
       co_return Outcome::failed;
     }
     usage = decoded->usage;
+    if (usage->prompt_tokens == 0) {
+      // Some providers (Gemini) count no tokens for embeddings: estimate, ~4 bytes a token.
+      for (auto& s : in.emb_ir->inputs)
+        usage->prompt_tokens += static_cast<long>((s.size() + 3) / 4);
+      usage->total_tokens = usage->prompt_tokens;
+      decoded->usage = *usage;
+    }
     body = api::openai_embeddings_json(*decoded, *in.emb_ir, t.model);
   }
   t.health->record(true, steady_ms());
@@ -622,6 +630,7 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
   std::string out;
   bool started = false;
   bool saw_done = false;
+  const bool azure = t.deployment.type == "azure";
   std::optional<Error> error;
   auto& up = *a.response;
   for (;;) {
@@ -650,6 +659,8 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
           if (auto u = api::usage_of(v)) rec.usage = u;
           if (!client_wants_usage && api::is_usage_only_chunk(v)) continue;
         }
+      } else if (azure && e.data.find("\"choices\":[]") != std::string::npos) {
+        continue;  // Azure's prompt_filter_results chunk: clients that read choices[0] choke on it
       }
       out += e.raw;
     }

@@ -299,6 +299,7 @@ TEST(Config, Parse_ProviderTypes_FillDefaults) {
   - {name: o, type: oci, region: us-chicago-1, api_key: k}
   - {name: q, type: groq, api_key: k}
   - {name: l, type: ollama}
+  - {name: vg, type: vertex, region: global, project: proj, api_key: tok}
 models: [{name: m, deployments: [{provider: a, model: x}]}]
 )",
                        env);
@@ -322,10 +323,12 @@ models: [{name: m, deployments: [{provider: a, model: x}]}]
   EXPECT_EQ(ps[4].api_version, "2024-10-21");
   EXPECT_EQ(ps[4].auth, AuthStyle::api_key);
   EXPECT_EQ(ps[5].auth, AuthStyle::bearer);
-  EXPECT_EQ(ps[6].base_url, "https://inference.generativeai.us-chicago-1.oci.oraclecloud.com/openai/v1");
+  EXPECT_EQ(ps[6].base_url,
+            "https://inference.generativeai.us-chicago-1.oci.oraclecloud.com/openai/v1");
   EXPECT_EQ(ps[6].wire, "openai");
   EXPECT_EQ(ps[7].base_url, "https://api.groq.com/openai/v1");
   EXPECT_EQ(ps[8].base_url, "http://127.0.0.1:11434/v1");
+  EXPECT_EQ(ps[9].base_url, "https://aiplatform.googleapis.com");
 }
 
 TEST(Config, Parse_ProviderTypes_ReportWhatIsMissing) {
@@ -337,9 +340,11 @@ models: [{name: m, deployments: [{provider: b, model: x}]}]
 )");
   ASSERT_EQ(problems.size(), 5u);
   EXPECT_TRUE(contains(problems[0].message, "needs AWS credentials")) << problems[0].message;
-  EXPECT_TRUE(contains(problems[1].message, "type 'bedrock' needs 'region'")) << problems[1].message;
+  EXPECT_TRUE(contains(problems[1].message, "type 'bedrock' needs 'region'"))
+      << problems[1].message;
   EXPECT_TRUE(contains(problems[2].message, "type 'vertex' needs 'region'")) << problems[2].message;
-  EXPECT_TRUE(contains(problems[3].message, "type 'vertex' needs 'project'")) << problems[3].message;
+  EXPECT_TRUE(contains(problems[3].message, "type 'vertex' needs 'project'"))
+      << problems[3].message;
   EXPECT_EQ(problems[4].message, "providers[2] is missing required key 'base_url'");
 }
 
