@@ -121,7 +121,9 @@ up_port=$(wait_for_line "$tmp/mock.log" 'listening on http://127\.0\.0\.1:[0-9]+
 # Translating targets: upstream mocks that speak Anthropic's and Bedrock's native protocols.
 declare -A dialect_port=()
 for dialect in anthropic bedrock; do
-  "$stratus_bin" mock --port 0 --workers 1 --dialect "$dialect" --name "upstream-$dialect" \
+  # The Bedrock mock checks SigV4 signatures against these keys (the config below uses them too).
+  AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
+    "$stratus_bin" mock --port 0 --workers 1 --dialect "$dialect" --name "upstream-$dialect" \
     >"$tmp/mock-$dialect.log" 2>&1 &
   dpid=$!
   pids+=("$dpid")

@@ -47,7 +47,8 @@ struct Attempt {
   std::string body;  // read already (plain answers and errors)
   std::string content_type;
   std::string retry_after;
-  std::string error_type;  // x-amzn-errortype (Bedrock)
+  std::string error_type;   // x-amzn-errortype (Bedrock)
+  std::string token_count;  // x-amzn-bedrock-input-token-count (Bedrock InvokeModel)
 
   core::UpstreamResponse upstream() const {
     core::UpstreamResponse r;
@@ -56,6 +57,7 @@ struct Attempt {
     if (!content_type.empty()) r.headers.emplace_back("content-type", content_type);
     if (!retry_after.empty()) r.headers.emplace_back("retry-after", retry_after);
     if (!error_type.empty()) r.headers.emplace_back("x-amzn-errortype", error_type);
+    if (!token_count.empty()) r.headers.emplace_back("x-amzn-bedrock-input-token-count", token_count);
     return r;
   }
 };
@@ -285,6 +287,7 @@ Task<core::Result<Attempt>> WorkerHandler::attempt(const ClientRequest& creq, bo
   a.content_type = (*res)->header("content-type");
   a.retry_after = (*res)->header("retry-after");
   a.error_type = (*res)->header("x-amzn-errortype");
+  a.token_count = (*res)->header("x-amzn-bedrock-input-token-count");
   if (stream && a.status == 200) {
     a.response = std::move(*res);
     co_return a;
