@@ -189,6 +189,7 @@ class OpenAIDialect : public Dialect {
     switch (status) {
       case 400:
         type = "invalid_request_error";
+        if (message.find("context length") != std::string_view::npos) code = "context_length_exceeded";
         break;
       case 401:
         text = "Incorrect API key provided.";
@@ -327,7 +328,10 @@ class AzureDialect final : public OpenAIDialect {
 
   Reply error(int status, std::string_view message) const override {
     json::object e{{"message", message}};
-    if (status == 400) {
+    if (status == 400 && message.find("context length") != std::string_view::npos) {
+      e["code"] = "context_length_exceeded";
+      e["type"] = "invalid_request_error";
+    } else if (status == 400) {
       e["message"] =
           "The response was filtered due to the prompt triggering Azure OpenAI's content "
           "management policy.";

@@ -120,6 +120,10 @@ MockOptions effective(const MockOptions& base, const StringRequest& req) {
   num("x-mock-cached-tokens", o.cached_tokens);
   if (auto it = req.find("x-mock-hang"); it != req.end()) o.hang = it->value() != "0";
   if (auto d = directives.find("hang"); d != directives.end()) o.hang = d->second != "0";
+  // (A directive cannot carry spaces: "message=context-length" stands for the usual text.)
+  if (auto d = directives.find("message"); d != directives.end() && d->second == "context-length") {
+    o.error_message = "prompt is too long: 210000 tokens > 200000 maximum context length";
+  }
   if (auto it = req.find("x-mock-error-message"); it != req.end())
     o.error_message = std::string(it->value());
   return o;

@@ -57,12 +57,7 @@ export const PROVIDERS = [
     system: (body) => body.system,
     path: /^\/v1\/messages$/,
     // Anthropic's own overload status, 529, reaches clients as 503.
-    errors: [
-      { status: 400, cls: OpenAI.BadRequestError },
-      { status: 401, cls: OpenAI.AuthenticationError },
-      { status: 429, cls: OpenAI.RateLimitError, retryAfter: '3' },
-      { status: 529, cls: OpenAI.InternalServerError, expect: 503 },
-    ],
+    errors: () => [...ERRORS.filter((e) => e.status !== 503), { status: 529, cls: OpenAI.InternalServerError, expect: 503 }],
   },
   {
     type: 'bedrock',
@@ -80,9 +75,16 @@ export const PROVIDERS = [
 const ERRORS = [
   { status: 400, cls: OpenAI.BadRequestError },
   { status: 401, cls: OpenAI.AuthenticationError },
+  { status: 403, cls: OpenAI.PermissionDeniedError },
+  { status: 404, cls: OpenAI.NotFoundError },
   { status: 429, cls: OpenAI.RateLimitError, retryAfter: '3' },
   { status: 503, cls: OpenAI.InternalServerError },
 ];
+// The prompt does not fit: every provider says so in its own words; clients get OpenAI's code.
+const CONTEXT_LENGTH = { status: 400, cls: OpenAI.BadRequestError, code: 'context_length_exceeded', message: 'context-length' };
+
+const errorsOf = (p) => [...(p.errors ? p.errors() : ERRORS), CONTEXT_LENGTH];
+const errorAlias = (e) => (e.message ? `e${e.status}-${e.message}` : `e${e.status}`);
 
 function configFor(p, mockUrl, model) {
   const provider = { name: 'cloud', type: p.type, ...p.provider(mockUrl) };
@@ -92,7 +94,9 @@ function configFor(p, mockUrl, model) {
     cut: `${model}@mock:close-after-chunks=3`,
     broken: `${model}@mock:error-after-chunks=3`,
     ...(p.embeddingsModel ? { emb: p.embeddingsModel } : {}),
-    ...Object.fromEntries((p.errors ?? ERRORS).map((e) => [`e${e.status}`, `${model}@mock:status=${e.status},retry-after=3`])),
+    ...Object.fromEntries(
+      errorsOf(p).map((e) => [errorAlias(e), `${model}@mock:status=${e.status},retry-after=3${e.message ? `,message=${e.message}` : ''}`]),
+    ),
   };
   const lines = ['server:', '  listen: "127.0.0.1:0"', '  access_log: "off"', 'providers:', '  - ' + JSON.stringify(provider), 'models:'];
   for (const [alias, m] of Object.entries(aliases)) {
@@ -260,9 +264,9 @@ for (const p of PROVIDERS) {
       assert.match(native, /temp.{0,6}21/, `the second tool result is missing upstream: ${native}`);
     });
 
-    for (const e of p.errors ?? ERRORS) {
-      test(`provider error ${e.status} → ${e.cls.name} ${e.expect ?? e.status}, OpenAI-shaped`, async () => {
-        const err = await client.chat.completions.create({ model: `e${e.status}`, messages: [{ role: 'user', content: 'Hi' }] }).then(
+    for (const e of errorsOf(p)) {
+      test(`provider error ${e.status}${e.message ? ` (${e.message})` : ''} → ${e.cls.name} ${e.expect ?? e.status}, OpenAI-shaped`, async () => {
+        const err = await client.chat.completions.create({ model: errorAlias(e), messages: [{ role: 'user', content: 'Hi' }] }).then(
           () => null,
           (x) => x,
         );
@@ -271,7 +275,8 @@ for (const p of PROVIDERS) {
         assert.equal(typeof err.error?.message, 'string');
         assert.equal(err.headers.get('x-stratus-provider'), 'cloud');
         if (e.retryAfter) assert.equal(err.headers.get('retry-after'), e.retryAfter);
-        if (p.codes?.[e.status]) assert.equal(err.code, p.codes[e.status]);
+        if (e.code) assert.equal(err.code, e.code, err.message);
+        else if (p.codes?.[e.status]) assert.equal(err.code, p.codes[e.status]);
       });
     }
 
