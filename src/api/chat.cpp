@@ -506,44 +506,141 @@ std::string openai_response_json(const ChatResponse& r, const ResponseMeta& meta
   return json::serialize(out);
 }
 
-std::string openai_chunk_event(const ChatChunk& c, const ResponseMeta& meta) {
-  json::object out{{"id", meta.id},
-                   {"object", "chat.completion.chunk"},
-                   {"created", meta.created},
-                   {"model", meta.model}};
+namespace {
+
+// Appends `s` as a JSON string literal. Stream chunks are written by hand, not through
+// json::object: this runs once per streamed token and the object tree costs a dozen allocations.
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;  // start of the pending run of bytes that need no escaping
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.substr(run, i - run));
+    run = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+  }
+  out.append(s.substr(run));
+  out += '"';
+}
+
+void append_usage(std::string& out, const Usage& u) {
+  out += "{\"prompt_tokens\":";
+  out += std::to_string(u.prompt_tokens);
+  out += ",\"completion_tokens\":";
+  out += std::to_string(u.completion_tokens);
+  out += ",\"total_tokens\":";
+  out += std::to_string(u.total_tokens ? u.total_tokens : u.prompt_tokens + u.completion_tokens);
+  out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
+  out += std::to_string(u.cached_tokens);
+  out += "},\"completion_tokens_details\":{\"reasoning_tokens\":";
+  out += std::to_string(u.reasoning_tokens);
+  out += "}}";
+}
+
+}  // namespace
+
+void append_openai_chunk_event(std::string& ev, const ChatChunk& c, const ResponseMeta& meta) {
+  ev += "data: {\"id\":";
+  append_json_string(ev, meta.id);
+  ev += ",\"object\":\"chat.completion.chunk\",\"created\":";
+  ev += std::to_string(meta.created);
+  ev += ",\"model\":";
+  append_json_string(ev, meta.model);
   bool usage_only = c.usage && !c.role && c.content.empty() && c.refusal.empty() &&
                     c.reasoning.empty() && c.tool_calls.empty() && !c.finish_reason;
   if (usage_only) {
-    out["choices"] = json::array{};
-    out["usage"] = usage_json(*c.usage);
-  } else {
-    json::object delta;
-    if (c.role) delta["role"] = "assistant";
-    if (!c.content.empty() || c.role) delta["content"] = c.content;
-    if (!c.refusal.empty()) delta["refusal"] = c.refusal;
-    if (!c.reasoning.empty()) delta["reasoning_content"] = c.reasoning;
-    if (!c.tool_calls.empty()) {
-      json::array calls;
-      for (auto& t : c.tool_calls) {
-        json::object call{{"index", t.index}};
-        if (!t.id.empty()) call["id"] = t.id;
-        if (!t.id.empty() || !t.name.empty()) call["type"] = "function";
-        json::object fn;
-        if (!t.name.empty()) fn["name"] = t.name;
-        fn["arguments"] = t.arguments;
-        call["function"] = std::move(fn);
-        calls.push_back(std::move(call));
-      }
-      delta["tool_calls"] = std::move(calls);
-    }
-    json::object choice{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}};
-    choice["finish_reason"] =
-        c.finish_reason ? json::value(finish_reason_name(*c.finish_reason)) : json::value(nullptr);
-    out["choices"] = json::array{std::move(choice)};
+    ev += ",\"choices\":[],\"usage\":";
+    append_usage(ev, *c.usage);
+    ev += "}\n\n";
+    return;
   }
-  std::string ev = "data: ";
-  ev += json::serialize(out);
-  ev += "\n\n";
+  ev += ",\"choices\":[{\"index\":0,\"delta\":{";
+  bool first = true;
+  auto field = [&](std::string_view name) {
+    if (!first) ev += ',';
+    first = false;
+    ev += '"';
+    ev += name;
+    ev += "\":";
+  };
+  if (c.role) {
+    field("role");
+    ev += "\"assistant\"";
+  }
+  if (!c.content.empty() || c.role) {
+    field("content");
+    append_json_string(ev, c.content);
+  }
+  if (!c.refusal.empty()) {
+    field("refusal");
+    append_json_string(ev, c.refusal);
+  }
+  if (!c.reasoning.empty()) {
+    field("reasoning_content");
+    append_json_string(ev, c.reasoning);
+  }
+  if (!c.tool_calls.empty()) {
+    field("tool_calls");
+    ev += '[';
+    for (std::size_t i = 0; i < c.tool_calls.size(); ++i) {
+      auto& t = c.tool_calls[i];
+      if (i) ev += ',';
+      ev += "{\"index\":";
+      ev += std::to_string(t.index);
+      if (!t.id.empty()) {
+        ev += ",\"id\":";
+        append_json_string(ev, t.id);
+      }
+      if (!t.id.empty() || !t.name.empty()) ev += ",\"type\":\"function\"";
+      ev += ",\"function\":{";
+      if (!t.name.empty()) {
+        ev += "\"name\":";
+        append_json_string(ev, t.name);
+        ev += ',';
+      }
+      ev += "\"arguments\":";
+      append_json_string(ev, t.arguments);
+      ev += "}}";
+    }
+    ev += ']';
+  }
+  ev += "},\"logprobs\":null,\"finish_reason\":";
+  if (c.finish_reason) {
+    ev += '"';
+    ev += finish_reason_name(*c.finish_reason);
+    ev += '"';
+  } else {
+    ev += "null";
+  }
+  ev += "}]}\n\n";
+}
+
+std::string openai_chunk_event(const ChatChunk& c, const ResponseMeta& meta) {
+  std::string ev;
+  ev.reserve(160 + meta.id.size() + meta.model.size() + c.content.size());
+  append_openai_chunk_event(ev, c, meta);
   return ev;
 }
 

@@ -151,6 +151,7 @@ struct ResponseMeta {
 std::string openai_response_json(const ChatResponse& r, const ResponseMeta& meta);
 // One SSE event "data: {...}\n\n" for a chunk (usage-only chunks have choices: []).
 std::string openai_chunk_event(const ChatChunk& c, const ResponseMeta& meta);
+void append_openai_chunk_event(std::string& out, const ChatChunk& c, const ResponseMeta& meta);
 std::string openai_embeddings_json(const EmbeddingsResponse& r, const Embeddings& req,
                                    std::string_view model);
 

@@ -57,7 +57,8 @@ struct Attempt {
     if (!content_type.empty()) r.headers.emplace_back("content-type", content_type);
     if (!retry_after.empty()) r.headers.emplace_back("retry-after", retry_after);
     if (!error_type.empty()) r.headers.emplace_back("x-amzn-errortype", error_type);
-    if (!token_count.empty()) r.headers.emplace_back("x-amzn-bedrock-input-token-count", token_count);
+    if (!token_count.empty())
+      r.headers.emplace_back("x-amzn-bedrock-input-token-count", token_count);
     return r;
   }
 };
@@ -569,6 +570,11 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
       ended = true;
     } else {
       fed = decoder->feed(*piece, chunks);
+      if (fed && decoder->done()) {
+        // The terminal event is in: end the client's stream in this same write.
+        fed = decoder->finish(chunks);
+        ended = true;
+      }
     }
     if (!fed) error = fed.error();
     out.clear();
@@ -577,7 +583,7 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
       bool usage_only = c.usage && !c.role && c.content.empty() && c.tool_calls.empty() &&
                         !c.finish_reason && c.refusal.empty() && c.reasoning.empty();
       if (usage_only && !wants_usage) continue;
-      out += api::openai_chunk_event(c, meta);
+      api::append_openai_chunk_event(out, c, meta);
     }
     if (ended && !error) out += "data: [DONE]\n\n";
     if (!out.empty()) {
@@ -595,6 +601,10 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
       if (!co_await ex.write_chunk(out, ended && !error)) break;
     }
     if (error) break;
+  }
+  if (ended && !error && !up.done()) {
+    // Read the upstream's end of body in the background so its connection can be pooled.
+    net::co_spawn(ioc_, drain_upstream(std::move(a.response)), net::detached);
   }
   if (!started) {
     Error e = error ? *error

@@ -51,6 +51,11 @@ class StreamDecoder {
   virtual ~StreamDecoder() = default;
   virtual core::Result<void> feed(std::string_view bytes, std::vector<api::ChatChunk>& out) = 0;
   virtual core::Result<void> finish(std::vector<api::ChatChunk>& out) = 0;
+  // True once the provider's terminal event has been fed (OpenAI [DONE], Anthropic
+  // message_stop, Bedrock metadata after messageStop): the gateway then calls finish() and ends
+  // the client's stream at once, without waiting for the upstream's end of body. Formats without
+  // a terminal event (Gemini) stay false and finish at the end of the body.
+  virtual bool done() const { return false; }
 };
 
 enum class Endpoint { chat, embeddings };

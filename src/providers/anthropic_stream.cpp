@@ -26,6 +26,8 @@ const json::object& obj(const json::object& o, std::string_view key) {
 }
 
 class Decoder final : public StreamDecoder {
+  JsonScratch scratch_;  // per-event JSON parsing without heap allocations
+
  public:
   explicit Decoder(std::string provider) : provider_(std::move(provider)) {}
 
@@ -34,6 +36,8 @@ class Decoder final : public StreamDecoder {
     reader_.feed(bytes, events_);
     return handle_events(out);
   }
+
+  bool done() const override { return stopped_; }
 
   core::Result<void> finish(std::vector<api::ChatChunk>& out) override {
     // A recorded stream may end without the blank line after its last event; an event cut
@@ -49,7 +53,7 @@ class Decoder final : public StreamDecoder {
   core::Result<void> handle_events(std::vector<api::ChatChunk>& out, bool at_end = false) {
     for (const codec::SseEvent& e : events_) {
       if (stopped_) break;
-      auto v = parse_json(e.data);
+      auto v = scratch_.parse(e.data);
       if (!v || !v->is_object()) {
         if (at_end) break;
         return std::unexpected(

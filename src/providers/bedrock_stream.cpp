@@ -31,6 +31,8 @@ std::int64_t block_index(const json::object& o) {
 }
 
 class BedrockStreamDecoder final : public StreamDecoder {
+  JsonScratch scratch_;  // per-event JSON parsing without heap allocations
+
  public:
   explicit BedrockStreamDecoder(std::string provider) : provider_(std::move(provider)) {}
 
@@ -48,6 +50,8 @@ class BedrockStreamDecoder final : public StreamDecoder {
     }
     return {};
   }
+
+  bool done() const override { return stopped_ && metadata_ && !error_ && frames_.idle(); }
 
   core::Result<void> finish(std::vector<api::ChatChunk>&) override {
     if (error_) return std::unexpected(*error_);
@@ -97,7 +101,7 @@ class BedrockStreamDecoder final : public StreamDecoder {
                                       ": " + std::string(m.error_message())));
     }
     if (type != "event") return {};  // unknown message types carry nothing for us
-    auto v = parse_json(m.payload);
+    auto v = scratch_.parse(m.payload);
     if (!v || !v->is_object()) {
       return std::unexpected(
           upstream("sent an unreadable " + std::string(m.event_type()) + " event"));

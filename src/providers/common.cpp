@@ -90,6 +90,14 @@ std::optional<boost::json::value> parse_json(std::string_view text) {
   return v;
 }
 
+std::optional<boost::json::value> JsonScratch::parse(std::string_view text) {
+  resource_.release();  // the previous value is gone: reuse the buffer from its start
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec, &resource_);
+  if (ec) return std::nullopt;
+  return v;
+}
+
 std::string encode_path_segment(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

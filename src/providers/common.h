@@ -1,7 +1,9 @@
 // Pieces every adapter shares: HTTP status → error kind, Retry-After, JSON helpers.
 #pragma once
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +33,20 @@ bool mentions_context_length(std::string_view message);
 
 // Parses a JSON body; nullopt when it is not JSON.
 std::optional<boost::json::value> parse_json(std::string_view text);
+
+// Parses many small JSON documents (stream events) without a heap allocation each: values live
+// in an inline buffer that the next parse() reuses, so a value must not outlive that call.
+class JsonScratch {
+ public:
+  JsonScratch() : resource_(buffer_, sizeof buffer_) {}
+  JsonScratch(const JsonScratch&) = delete;
+  JsonScratch& operator=(const JsonScratch&) = delete;
+  std::optional<boost::json::value> parse(std::string_view text);
+
+ private:
+  alignas(std::max_align_t) unsigned char buffer_[8192];
+  boost::json::monotonic_resource resource_;
+};
 
 // Percent-encodes a URL path segment (RFC 3986 unreserved characters kept): "a:b/c" → "a%3Ab%2Fc".
 std::string encode_path_segment(std::string_view s);

@@ -145,6 +145,8 @@ std::optional<ErrorKind> kind_for_rpc_status(std::string_view status, std::strin
 // ---- stream ----
 
 class GeminiStreamDecoder final : public StreamDecoder {
+  JsonScratch scratch_;  // per-event JSON parsing without heap allocations
+
  public:
   GeminiStreamDecoder(std::string provider, CallContext ctx)
       : provider_(std::move(provider)), ctx_(std::move(ctx)) {}
@@ -235,7 +237,7 @@ class GeminiStreamDecoder final : public StreamDecoder {
   }
 
   core::Result<void> on_event(std::string_view data, std::vector<api::ChatChunk>& out) {
-    auto v = parse_json(data);
+    auto v = scratch_.parse(data);
     if (!v || !v->is_object()) {
       return remember(upstream(provider_, "unreadable stream event (truncated?)", 200));
     }

@@ -67,6 +67,8 @@ std::string str(const json::object& o, std::string_view key) {
 }
 
 class OpenAIStreamDecoder final : public StreamDecoder {
+  JsonScratch scratch_;  // per-event JSON parsing without heap allocations
+
  public:
   explicit OpenAIStreamDecoder(std::string provider) : provider_(std::move(provider)) {}
 
@@ -75,6 +77,8 @@ class OpenAIStreamDecoder final : public StreamDecoder {
     reader_.feed(bytes, events_);
     return handle(out);
   }
+
+  bool done() const override { return done_; }
 
   core::Result<void> finish(std::vector<api::ChatChunk>& out) override {
     events_.clear();
@@ -96,7 +100,7 @@ class OpenAIStreamDecoder final : public StreamDecoder {
         break;
       }
       if (e.data.empty()) continue;
-      auto v = parse_json(e.data);
+      auto v = scratch_.parse(e.data);
       if (!v || !v->is_object()) {
         return core::fail(ErrorKind::upstream,
                           "provider '" + provider_ + "' sent an unreadable stream event");

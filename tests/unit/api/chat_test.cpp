@@ -164,6 +164,33 @@ TEST(ChatIr, RendersStreamChunks) {
   EXPECT_TRUE(is_usage_only_chunk(v4));
 }
 
+TEST(ChatIr, StreamChunks_EscapeAnyTextIntoValidJson) {
+  const std::string tricky =
+      std::string("quote \" backslash \\ newline \n tab \t cr \r ") +
+      std::string("nul \0 bell \x07 unicode \xC3\xA9\xF0\x9F\x98\x80 end", 41);
+  ChatChunk c;
+  c.role = true;
+  c.content = tricky;
+  c.reasoning = "think \"hard\"";
+  c.tool_calls = {{0, "call\"1", "fn\\x", "{\"a\":\"\n\"}"}};
+  c.finish_reason = FinishReason::tool_calls;
+  ResponseMeta meta{"id\"x", "model\n", 42};
+  auto ev = openai_chunk_event(c, meta);
+  ASSERT_TRUE(ev.ends_with("}\n\n"));
+  auto v = json::parse(ev.substr(6));
+  EXPECT_EQ(v.at("id"), "id\"x");
+  EXPECT_EQ(v.at("model"), "model\n");
+  EXPECT_EQ(v.at("created"), 42);
+  auto& delta = v.at("choices").at(0).at("delta");
+  EXPECT_EQ(delta.at("content").as_string(), tricky);
+  EXPECT_EQ(delta.at("reasoning_content"), "think \"hard\"");
+  auto& tc = delta.at("tool_calls").at(0);
+  EXPECT_EQ(tc.at("id"), "call\"1");
+  EXPECT_EQ(tc.at("function").at("name"), "fn\\x");
+  EXPECT_EQ(tc.at("function").at("arguments"), "{\"a\":\"\n\"}");
+  EXPECT_EQ(v.at("choices").at(0).at("finish_reason"), "tool_calls");
+}
+
 TEST(ChatIr, EmbeddingsInputRules) {
   auto ok = parse_embeddings(
       json::parse(R"({"model":"e","input":["a","b"],"encoding_format":"base64"})"));
