@@ -80,8 +80,12 @@ line('Rows "stratus→anthropic" and "stratus→bedrock" send the same OpenAI re
   'translated to the provider\'s native protocol (`stratus mock --dialect ...` upstreams; Bedrock with SigV4 ' +
   'signing and binary event streams); "vs stratus" = their req/s relative to the OpenAI pass-through row.');
 line();
-line('| target | case | req/s | p50 | p99 | +p50 vs direct | +p99 vs direct | req/s vs nginx | req/s vs stratus | wrk p99 | check |');
-line('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+line('"stratus CPU/req" = CPU time (user + system) the stratus process spent per completed request during ' +
+  'the case, from /proc: steadier than req/s on a shared box and independent of the upstream mock\'s own cost ' +
+  '(the Bedrock mock verifies SigV4 and frames event streams; it costs about twice the OpenAI mock).');
+line();
+line('| target | case | req/s | p50 | p99 | +p50 vs direct | +p99 vs direct | req/s vs nginx | req/s vs stratus | stratus CPU/req (µs) | CPU vs pass-through | wrk p99 | check |');
+line('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
 const failures = [];
 for (const kase of cases) {
   const direct = find(wrk, 'direct', kase);
@@ -95,7 +99,8 @@ for (const kase of cases) {
     const isDirect = target === 'direct';
     line(`| ${p.length ? '⚠ ' : ''}${target} | ${kase} | ${int(r.rps)} | ${int(r.p50_us)} | ${int(r.p99_us)} | ` +
       `${isDirect ? '—' : signed(direct && r.p50_us - direct.p50_us)} | ${isDirect ? '—' : signed(direct && r.p99_us - direct.p99_us)} | ` +
-      `${target === 'nginx' ? '1.00×' : ratio(r.rps, nginx?.rps)} | ${target.startsWith('stratus') ? ratio(r.rps, stratus?.rps) : '—'} | ${int(r.co_p99_us)} | ${p.length ? `**FAILED: ${p.join('; ')}**` : `ok (${int(r.requests)} × 2xx)${caveat(r)}`} |`);
+      `${target === 'nginx' ? '1.00×' : ratio(r.rps, nginx?.rps)} | ${target.startsWith('stratus') ? ratio(r.rps, stratus?.rps) : '—'} | ` +
+      `${int(r.cpu_us_per_req)} | ${target.startsWith('stratus') ? ratio(r.cpu_us_per_req, stratus?.cpu_us_per_req) : '—'} | ${int(r.co_p99_us)} | ${p.length ? `**FAILED: ${p.join('; ')}**` : `ok (${int(r.requests)} × 2xx)${caveat(r)}`} |`);
   }
 }
 

@@ -280,6 +280,9 @@ preflight() {
   fi
 }
 
+# cpu_ticks PID: user + system clock ticks the process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 # run_case I CASE STREAM THREADS CONNS ROUND
 run_case() {
   local i=$1 kase=$2 stream=$3 threads=$4 conns=$5 round=$6
@@ -296,10 +299,20 @@ run_case() {
     count_done "$name" "$(wrk_requests "$tmp/warmup.txt")"
   fi
   out=$tmp/wrk-$name-${kase// /_}-$round.txt
+  # CPU time the stratus process spends per request (user + system): much steadier than req/s
+  # on a shared 2-core box, and independent of how expensive the upstream mock is.
+  local cpu0=0 cpu1=0
+  [[ $name == stratus* ]] && cpu0=$(cpu_ticks "$stratus_pid")
   timeout -k 5 $((secs + 30)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency -s "$here/chat.lua" \
     "${t_url[$i]}" >"$out" 2>&1 || true
+  [[ $name == stratus* ]] && cpu1=$(cpu_ticks "$stratus_pid")
   res=$(grep -m1 '^BENCHJSON ' "$out" | cut -d' ' -f2- || true)
   count_done "$name" "$(wrk_requests "$out")"
+  local nreq cpu_us=null
+  nreq=$(wrk_requests "$out")
+  if [[ $name == stratus* ]] && ((nreq > 0)); then
+    cpu_us=$(((cpu1 - cpu0) * 1000000 / $(getconf CLK_TCK) / nreq))
+  fi
   if [[ -z $res ]]; then
     warn "$name / $kase: wrk gave no result"
     cat "$out" >&2
@@ -308,8 +321,8 @@ run_case() {
       "$name" "$kase" "$round" "$ok" "$(json_str "$pf")" >>"$jsonl"
     return
   fi
-  printf '{"kind":"wrk","target":"%s","case":"%s","round":%d,"preflight_ok":%s,"preflight_msg":%s,"result":%s}\n' \
-    "$name" "$kase" "$round" "$ok" "$(json_str "$pf")" "$res" >>"$jsonl"
+  printf '{"kind":"wrk","target":"%s","case":"%s","round":%d,"preflight_ok":%s,"preflight_msg":%s,"cpu_us_per_req":%s,"result":%s}\n' \
+    "$name" "$kase" "$round" "$ok" "$(json_str "$pf")" "$cpu_us" "$res" >>"$jsonl"
   local non2xx
   non2xx=$(grep -oE '"non2xx":[0-9]+' <<<"$res" | cut -d: -f2)
   ((non2xx == 0)) || warn "$name / $kase: $non2xx non-2xx responses"

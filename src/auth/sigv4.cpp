@@ -315,17 +315,46 @@ std::string string_to_sign(std::string_view amz_date, std::string_view scope,
   return out;
 }
 
+// The signing key depends only on the secret, the day, the region and the service: like the AWS
+// SDKs, each thread keeps the last one it derived and skips 4 of the 5 HMACs while they match.
+struct SigningKeyCache {
+  std::string secret;
+  std::string date;
+  std::string region;
+  std::string service;
+  Digest key{};
+  bool valid = false;
+
+  ~SigningKeyCache() {
+    OPENSSL_cleanse(secret.data(), secret.size());
+    OPENSSL_cleanse(key.data(), key.size());
+  }
+  bool matches(std::string_view s, std::string_view d, std::string_view r,
+               std::string_view v) const {
+    return valid && secret == s && date == d && region == r && service == v;
+  }
+};
+
 std::string signature(std::string_view secret, std::string_view date, std::string_view region,
                       std::string_view service, std::string_view string_to_sign) {
-  std::string key = "AWS4";
-  key += secret;
+  thread_local SigningKeyCache cache;
   Sha256 sha;
-  const Digest k_date = sha.hmac(key, date);
-  OPENSSL_cleanse(key.data(), key.size());
-  const Digest k_region = sha.hmac(as_view(k_date), region);
-  const Digest k_service = sha.hmac(as_view(k_region), service);
-  const Digest k_signing = sha.hmac(as_view(k_service), "aws4_request");
-  return hex(sha.hmac(as_view(k_signing), string_to_sign));
+  if (!cache.matches(secret, date, region, service)) {
+    std::string key = "AWS4";
+    key += secret;
+    const Digest k_date = sha.hmac(key, date);
+    OPENSSL_cleanse(key.data(), key.size());
+    const Digest k_region = sha.hmac(as_view(k_date), region);
+    const Digest k_service = sha.hmac(as_view(k_region), service);
+    OPENSSL_cleanse(cache.secret.data(), cache.secret.size());
+    cache.secret.assign(secret);
+    cache.date.assign(date);
+    cache.region.assign(region);
+    cache.service.assign(service);
+    cache.key = sha.hmac(as_view(k_service), "aws4_request");
+    cache.valid = true;
+  }
+  return hex(sha.hmac(as_view(cache.key), string_to_sign));
 }
 
 std::string scope(std::string_view date, std::string_view region, std::string_view service) {
