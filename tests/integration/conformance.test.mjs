@@ -91,6 +91,7 @@ function configFor(p, mockUrl, model) {
   const aliases = {
     ok: model,
     tools2: `${model}@mock:tool-calls=2`,
+    cached: `${model}@mock:cached-tokens=5`,
     cut: `${model}@mock:close-after-chunks=3`,
     broken: `${model}@mock:error-after-chunks=3`,
     ...(p.embeddingsModel ? { emb: p.embeddingsModel } : {}),
@@ -193,6 +194,22 @@ for (const p of PROVIDERS) {
           assert.equal(usage, null, 'usage chunk sent although include_usage was not set');
         }
       }
+    });
+
+    test('cached prompt tokens reach usage.prompt_tokens_details, streamed and not', async () => {
+      const r = await client.chat.completions.create({ model: 'cached', messages: [{ role: 'user', content: 'Say hello to everyone here' }] });
+      assert.equal(r.usage.prompt_tokens_details?.cached_tokens, 5, JSON.stringify(r.usage));
+      assert.ok(r.usage.prompt_tokens >= 5);
+      const stream = await client.chat.completions.create({
+        model: 'cached',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: 'user', content: 'Say hello to everyone here' }],
+      });
+      let usage = null;
+      for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+      assert.equal(usage?.prompt_tokens_details?.cached_tokens, 5, JSON.stringify(usage));
+      assert.equal(usage.prompt_tokens, r.usage.prompt_tokens);
     });
 
     test('tools: a tool call with an id, the name and JSON arguments', async () => {
