@@ -165,9 +165,9 @@ TEST(ChatIr, RendersStreamChunks) {
 }
 
 TEST(ChatIr, StreamChunks_EscapeAnyTextIntoValidJson) {
-  const std::string tricky =
-      std::string("quote \" backslash \\ newline \n tab \t cr \r ") +
-      std::string("nul \0 bell \x07 unicode \xC3\xA9\xF0\x9F\x98\x80 end", 41);
+  static constexpr char kTail[] = "nul \0 bell \x07 unicode \xC3\xA9\xF0\x9F\x98\x80 end";
+  const std::string tricky = std::string("quote \" backslash \\ newline \n tab \t cr \r ") +
+                             std::string(kTail, sizeof kTail - 1);
   ChatChunk c;
   c.role = true;
   c.content = tricky;
