@@ -171,6 +171,25 @@ class WorkerHandler {
     rec.error = std::string(core::kind_name(e.kind)) + ": " + e.message;
     co_await respond(ex, std::move(res), rec, t0);
   }
+  // The client went away mid-request: account for it as 499.
+  Outcome client_left(AccessRecord& rec, Clock::time_point t0, std::string_view why) {
+    rec.status = 499;
+    rec.error = std::string(why);
+    finish(rec, t0);
+    return Outcome::answered;
+  }
+  // Sends the head of an SSE answer (with the routing headers); false when the client is gone.
+  Task<bool> start_stream(Exchange& ex, const Target& t, AccessRecord& rec, Clock::time_point t0) {
+    bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
+    head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
+    head.set(bhttp::field::cache_control, "no-cache");
+    add_route_headers(head, t, rec);
+    rec.status = 200;
+    rec.error.clear();
+    if (!co_await ex.start_chunked(std::move(head))) co_return false;
+    rec.ttfb_ms = ms_since(t0);
+    co_return true;
+  }
   void start_attempt(const Target& t, AccessRecord& rec) {
     ++rec.attempts;
     rec.provider = t.provider;
@@ -380,12 +399,7 @@ Task<Outcome> WorkerHandler::passthrough(Exchange& ex, Endpoint ep, Inbound& in,
   creq.max_connections = t.max_connections;
 
   auto res = co_await attempt(creq, ep == Endpoint::chat && in.chat.stream);
-  if (ex.client_left()) {
-    rec.status = 499;
-    rec.error = "client closed the connection";
-    finish(rec, t0);
-    co_return Outcome::answered;
-  }
+  if (ex.client_left()) co_return client_left(rec, t0, "client closed the connection");
   if (!res) {
     attempt_failed(t, rec, failure, res.error());
     co_return Outcome::failed;  // the next deployment may answer
@@ -473,12 +487,7 @@ Task<Outcome> WorkerHandler::translated(Exchange& ex, Endpoint ep, Inbound& in, 
 
   bool stream = ep == Endpoint::chat && in.chat_ir->stream;
   auto res = co_await attempt(creq, stream);
-  if (ex.client_left()) {
-    rec.status = 499;
-    rec.error = "client closed the connection";
-    finish(rec, t0);
-    co_return Outcome::answered;
-  }
+  if (ex.client_left()) co_return client_left(rec, t0, "client closed the connection");
   if (!res) {
     attempt_failed(t, rec, failure, res.error());
     co_return Outcome::failed;
@@ -553,12 +562,7 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
   auto& up = *a.response;
   while (!ended) {
     auto piece = co_await up.read_some();
-    if (ex.client_left()) {
-      rec.status = 499;
-      rec.error = "client closed the stream";
-      finish(rec, t0);
-      co_return Outcome::answered;
-    }
+    if (ex.client_left()) co_return client_left(rec, t0, "client closed the stream");
     if (!piece) {
       error = piece.error();
       break;
@@ -588,15 +592,8 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
     if (ended && !error) out += "data: [DONE]\n\n";
     if (!out.empty()) {
       if (!started) {
-        bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
-        head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
-        head.set(bhttp::field::cache_control, "no-cache");
-        add_route_headers(head, t, rec);
-        rec.status = 200;
-        rec.error.clear();
-        if (!co_await ex.start_chunked(std::move(head))) break;
+        if (!co_await start_stream(ex, t, rec, t0)) break;
         started = true;
-        rec.ttfb_ms = ms_since(t0);
       }
       if (!co_await ex.write_chunk(out, ended && !error)) break;
     }
@@ -679,15 +676,8 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
     }
     if (out.empty()) continue;
     if (!started) {
-      bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
-      head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
-      head.set(bhttp::field::cache_control, "no-cache");
-      add_route_headers(head, t, rec);
-      rec.status = 200;
-      rec.error.clear();
-      if (!co_await ex.start_chunked(std::move(head))) break;
+      if (!co_await start_stream(ex, t, rec, t0)) break;
       started = true;
-      rec.ttfb_ms = ms_since(t0);
     }
     // At [DONE] the client has all it needs: end its body in the same write.
     if (!co_await ex.write_chunk(out, saw_done)) break;

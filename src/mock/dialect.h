@@ -106,6 +106,8 @@ std::vector<std::string_view> dialect_names();
 
 // Helpers shared by dialects.
 int estimate_tokens(std::string_view text);
+// "%3A" → ":" (invalid escapes are kept as they are); model ids arrive encoded in URL paths.
+std::string percent_decode(std::string_view s);
 // Deterministic unit-length embedding of `text` with `dims` dimensions.
 std::vector<float> fake_embedding(std::string_view text, std::size_t dims);
 

@@ -79,22 +79,6 @@ std::pair<std::string_view, std::string_view> model_and_verb(std::string_view pa
   return {last.substr(0, colon), last.substr(colon + 1)};
 }
 
-// Model ids arrive percent-encoded in the path (the gateway escapes ':', '@', ...).
-std::string percent_decoded(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 std::string_view query_param(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     const auto amp = query.find('&');
@@ -312,7 +296,7 @@ class GoogleDialect final : public Dialect {
     }
     ChatCall call;
     auto [model, verb] = model_and_verb(req.path);
-    call.model = percent_decoded(model);
+    call.model = percent_decode(model);  // the gateway escapes ':', '@', ...
     call.stream = verb == "streamGenerateContent";
     std::string text;
     collect_text(either(o, "systemInstruction", "system_instruction"), call.system);

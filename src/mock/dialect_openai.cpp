@@ -189,7 +189,8 @@ class OpenAIDialect : public Dialect {
     switch (status) {
       case 400:
         type = "invalid_request_error";
-        if (message.find("context length") != std::string_view::npos) code = "context_length_exceeded";
+        if (message.find("context length") != std::string_view::npos)
+          code = "context_length_exceeded";
         break;
       case 401:
         text = "Incorrect API key provided.";

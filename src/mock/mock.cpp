@@ -32,21 +32,6 @@ std::string token_text(int i) {
   return t;
 }
 
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 // Faults can also ride in the model name, so that a gateway (which never forwards x-mock-*
 // headers) can be configured with one faulty deployment per scenario:
 // "claude@mock:status=429,retry-after=7". The directive is found in the body or in the

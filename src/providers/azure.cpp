@@ -38,34 +38,15 @@ std::string filtered_categories(const json::object& results) {
   return out;
 }
 
-class AzureAdapter final : public Adapter {
+class AzureAdapter final : public OpenAIWireAdapter {
  public:
   std::string_view name() const override { return "azure"; }
-  Capabilities capabilities() const override { return {.embeddings = true}; }
 
   std::optional<std::string> passthrough_url(const Deployment& d, Endpoint ep) const override {
     std::string_view op = ep == Endpoint::chat ? "/chat/completions" : "/embeddings";
     if (d.api_version == "v1") return d.base_url + "/openai/v1" + std::string(op);
     return d.base_url + "/openai/deployments/" + encode_path_segment(d.model) + std::string(op) +
            "?api-version=" + encode_path_segment(d.api_version);
-  }
-
-  core::Result<core::UpstreamRequest> encode_chat(const api::Chat& chat, const Deployment& d,
-                                                  const CallContext&) const override {
-    core::UpstreamRequest r;
-    r.url = *passthrough_url(d, Endpoint::chat);
-    r.headers.emplace_back("content-type", "application/json");
-    r.body = openai_chat_body(chat, d.model);
-    return r;
-  }
-  core::Result<api::ChatResponse> decode_chat(const core::UpstreamResponse& res,
-                                              const Deployment& d,
-                                              const CallContext&) const override {
-    return openai_decode_chat(res.body, d.provider);
-  }
-  std::unique_ptr<StreamDecoder> stream_decoder(const api::Chat&, const Deployment& d,
-                                                const CallContext&) const override {
-    return openai_stream_decoder(d.provider);
   }
 
   core::Error decode_error(const core::UpstreamResponse& res, const Deployment& d) const override {
@@ -103,19 +84,6 @@ class AzureAdapter final : public Adapter {
     if (e.kind == ErrorKind::rate_limit) e.retryable = true;
     if (e.code.empty() && !code.empty() && res.status < 500) e.code = code;
     return e;
-  }
-
-  core::Result<core::UpstreamRequest> encode_embeddings(const api::Embeddings& req,
-                                                        const Deployment& d) const override {
-    core::UpstreamRequest r;
-    r.url = *passthrough_url(d, Endpoint::embeddings);
-    r.headers.emplace_back("content-type", "application/json");
-    r.body = openai_embeddings_body(req, d.model);
-    return r;
-  }
-  core::Result<api::EmbeddingsResponse> decode_embeddings(const core::UpstreamResponse& res,
-                                                          const Deployment& d) const override {
-    return openai_decode_embeddings(res.body, d.provider);
   }
 };
 

@@ -166,50 +166,56 @@ class OpenAIStreamDecoder final : public StreamDecoder {
   bool done_ = false;
 };
 
-class OpenAIAdapter final : public Adapter {
+class OpenAIAdapter final : public OpenAIWireAdapter {
  public:
   std::string_view name() const override { return "openai"; }
-  Capabilities capabilities() const override { return {.embeddings = true}; }
-
   std::optional<std::string> passthrough_url(const Deployment& d, Endpoint ep) const override {
     return d.base_url + (ep == Endpoint::chat ? "/chat/completions" : "/embeddings");
-  }
-
-  core::Result<core::UpstreamRequest> encode_chat(const api::Chat& chat, const Deployment& d,
-                                                  const CallContext&) const override {
-    core::UpstreamRequest r;
-    r.url = *passthrough_url(d, Endpoint::chat);
-    r.headers.emplace_back("content-type", "application/json");
-    r.body = openai_chat_body(chat, d.model);
-    return r;
-  }
-  core::Result<api::ChatResponse> decode_chat(const core::UpstreamResponse& res,
-                                              const Deployment& d,
-                                              const CallContext&) const override {
-    return openai_decode_chat(res.body, d.provider);
-  }
-  std::unique_ptr<StreamDecoder> stream_decoder(const api::Chat&, const Deployment& d,
-                                                const CallContext&) const override {
-    return openai_stream_decoder(d.provider);
-  }
-  core::Error decode_error(const core::UpstreamResponse& res, const Deployment& d) const override {
-    return openai_decode_error(res, d.provider);
-  }
-  core::Result<core::UpstreamRequest> encode_embeddings(const api::Embeddings& req,
-                                                        const Deployment& d) const override {
-    core::UpstreamRequest r;
-    r.url = *passthrough_url(d, Endpoint::embeddings);
-    r.headers.emplace_back("content-type", "application/json");
-    r.body = openai_embeddings_body(req, d.model);
-    return r;
-  }
-  core::Result<api::EmbeddingsResponse> decode_embeddings(const core::UpstreamResponse& res,
-                                                          const Deployment& d) const override {
-    return openai_decode_embeddings(res.body, d.provider);
   }
 };
 
 }  // namespace
+
+core::Result<core::UpstreamRequest> OpenAIWireAdapter::encode_chat(const api::Chat& chat,
+                                                                   const Deployment& d,
+                                                                   const CallContext&) const {
+  core::UpstreamRequest r;
+  r.url = passthrough_url(d, Endpoint::chat).value_or("");
+  r.headers.emplace_back("content-type", "application/json");
+  r.body = openai_chat_body(chat, d.model);
+  return r;
+}
+
+core::Result<api::ChatResponse> OpenAIWireAdapter::decode_chat(const core::UpstreamResponse& res,
+                                                               const Deployment& d,
+                                                               const CallContext&) const {
+  return openai_decode_chat(res.body, d.provider);
+}
+
+std::unique_ptr<StreamDecoder> OpenAIWireAdapter::stream_decoder(const api::Chat&,
+                                                                 const Deployment& d,
+                                                                 const CallContext&) const {
+  return openai_stream_decoder(d.provider);
+}
+
+core::Error OpenAIWireAdapter::decode_error(const core::UpstreamResponse& res,
+                                            const Deployment& d) const {
+  return openai_decode_error(res, d.provider);
+}
+
+core::Result<core::UpstreamRequest> OpenAIWireAdapter::encode_embeddings(
+    const api::Embeddings& req, const Deployment& d) const {
+  core::UpstreamRequest r;
+  r.url = passthrough_url(d, Endpoint::embeddings).value_or("");
+  r.headers.emplace_back("content-type", "application/json");
+  r.body = openai_embeddings_body(req, d.model);
+  return r;
+}
+
+core::Result<api::EmbeddingsResponse> OpenAIWireAdapter::decode_embeddings(
+    const core::UpstreamResponse& res, const Deployment& d) const {
+  return openai_decode_embeddings(res.body, d.provider);
+}
 
 std::string openai_chat_body(const api::Chat& chat, std::string_view model) {
   json::array messages;

@@ -11,6 +11,25 @@ namespace stratus::providers {
 
 const Adapter& openai_adapter();
 
+// The OpenAI wire format behind some URLs: every method but name() and passthrough_url() (and
+// decode_error, for services with their own error shapes) is shared by OpenAI and Azure.
+class OpenAIWireAdapter : public Adapter {
+ public:
+  Capabilities capabilities() const override { return {.embeddings = true}; }
+  core::Result<core::UpstreamRequest> encode_chat(const api::Chat& chat, const Deployment& d,
+                                                  const CallContext& ctx) const override;
+  core::Result<api::ChatResponse> decode_chat(const core::UpstreamResponse& res,
+                                              const Deployment& d,
+                                              const CallContext& ctx) const override;
+  std::unique_ptr<StreamDecoder> stream_decoder(const api::Chat& chat, const Deployment& d,
+                                                const CallContext& ctx) const override;
+  core::Error decode_error(const core::UpstreamResponse& res, const Deployment& d) const override;
+  core::Result<core::UpstreamRequest> encode_embeddings(const api::Embeddings& req,
+                                                        const Deployment& d) const override;
+  core::Result<api::EmbeddingsResponse> decode_embeddings(const core::UpstreamResponse& res,
+                                                          const Deployment& d) const override;
+};
+
 // Shared with Azure: OpenAI JSON ↔ IR.
 std::string openai_chat_body(const api::Chat& chat, std::string_view model);
 core::Result<api::ChatResponse> openai_decode_chat(std::string_view body,

@@ -9,6 +9,7 @@
 
 #include "mock/dialect.h"
 #include "providers/adapter.h"
+#include "stream_util.h"
 
 namespace stratus::providers {
 namespace {
@@ -16,26 +17,10 @@ namespace {
 constexpr std::string_view kTypes[] = {"openai",  "azure",  "anthropic",
                                        "bedrock", "gemini", "vertex"};
 
-Deployment dep(std::string_view type) {
-  Deployment d;
-  d.provider = "p";
-  d.type = std::string(type);
-  d.base_url = "http://127.0.0.1:1";
-  d.model = "m";
-  d.region = "us-east-1";
-  d.project = "proj";
-  d.api_version = type == "azure" ? "2024-10-21" : "";
-  return d;
-}
+Deployment dep(std::string_view type) { return testing::test_deployment(type); }
 
 // A streamed answer with tool calls, in the provider's own framing.
 std::string rendered_stream(std::string_view type) {
-  const auto* d = mock::find_dialect(type);
-  if (!d) return {};
-  mock::ChatCall call;
-  call.model = "m";
-  call.stream = true;
-  call.include_usage = true;
   mock::Script s;
   s.id = "x";
   s.model = "m";
@@ -43,7 +28,7 @@ std::string rendered_stream(std::string_view type) {
   s.tokens = {"a", " b"};
   s.tool_calls = {{"call_1", "f", R"({"q":"x"})"}, {"call_2", "g", R"({"n":2})"}};
   std::string out;
-  for (auto& e : d->stream_events(call, s)) out += e;
+  for (auto& e : testing::rendered_events(type, s)) out += e;
   return out;
 }
 

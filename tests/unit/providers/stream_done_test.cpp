@@ -5,18 +5,12 @@
 
 #include "mock/dialect.h"
 #include "providers/adapter.h"
+#include "stream_util.h"
 
 namespace stratus::providers {
 namespace {
 
 std::vector<std::string> rendered_events(std::string_view dialect) {
-  const auto* d = mock::find_dialect(dialect);
-  EXPECT_NE(d, nullptr) << dialect;
-  if (!d) return {};
-  mock::ChatCall call;
-  call.model = "m";
-  call.stream = true;
-  call.include_usage = true;
   mock::Script s;
   s.id = "x";
   s.model = "m";
@@ -24,19 +18,12 @@ std::vector<std::string> rendered_events(std::string_view dialect) {
   s.prompt_tokens = 5;
   s.completion_tokens = 3;
   s.tokens = {"a", " b", " c"};
-  return d->stream_events(call, s);
+  auto events = testing::rendered_events(dialect, s);
+  EXPECT_FALSE(events.empty()) << dialect;
+  return events;
 }
 
-Deployment dep(std::string_view type) {
-  Deployment d;
-  d.provider = "p";
-  d.type = std::string(type);
-  d.base_url = "http://127.0.0.1:1";
-  d.model = "m";
-  d.region = "us-east-1";
-  d.project = "proj";
-  return d;
-}
+Deployment dep(std::string_view type) { return testing::test_deployment(type); }
 
 TEST(StreamDecoderDone, TrueOnlyAfterTheTerminalEvent) {
   for (std::string_view type : {"openai", "anthropic", "bedrock"}) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "mock/dialect.h"
 #include "providers/adapter.h"
 
 namespace stratus::providers::testing {
@@ -22,6 +23,30 @@ inline std::string read_data(const std::string& relative) {
   s << in.rdbuf();
   if (!in) throw std::runtime_error("cannot read test data " + relative);
   return s.str();
+}
+
+// A deployment of this adapter type on an unreachable address, with every key set.
+inline Deployment test_deployment(std::string_view type) {
+  Deployment d;
+  d.provider = "p";
+  d.type = std::string(type);
+  d.base_url = "http://127.0.0.1:1";
+  d.model = "m";
+  d.region = "us-east-1";
+  d.project = "proj";
+  d.api_version = type == "azure" ? "2024-10-21" : "";
+  return d;
+}
+
+// A streamed answer (usage included) as the provider's mock dialect frames it, event by event.
+inline std::vector<std::string> rendered_events(std::string_view dialect, const mock::Script& s) {
+  const auto* d = mock::find_dialect(dialect);
+  if (!d) return {};
+  mock::ChatCall call;
+  call.model = s.model;
+  call.stream = true;
+  call.include_usage = true;
+  return d->stream_events(call, s);
 }
 
 // One line per chunk, every field that matters.
