@@ -62,6 +62,14 @@ struct AwsKeys {
   std::string session_token;
 };
 
+// Active health checks: a one-token chat request to the provider every interval, feeding the
+// circuit breaker and /readyz. Off when interval_ms is 0.
+struct HealthCheck {
+  int interval_ms = 0;
+  int timeout_ms = 5000;
+  std::string model;  // the provider's model to ask; "" = the first deployment's model
+};
+
 struct Provider {
   std::string name;
   std::string type;  // a ProviderType name: openai, azure, bedrock, anthropic, gemini, ...
@@ -77,16 +85,62 @@ struct Provider {
   std::string ca_file;  // extra CA bundle for TLS verification (PEM); empty = system store
   Timeouts timeouts;
   int max_connections = 512;  // per origin, per worker
+  HealthCheck health_check;
+};
+
+// $ per million tokens.
+struct Price {
+  double input = 0;
+  double cached_input = 0;
+  double output = 0;
 };
 
 struct Deployment {
   std::string provider;  // a Provider name
   std::string model;     // the provider's model name
+  int priority = 0;      // tier: lower first; a tier is used only when no lower one is available
+  int weight = 1;        // share within its tier (strategy: weighted)
+  std::optional<Price> price;  // strategy: cost (unpriced deployments come last)
+};
+
+enum class Strategy { priority, weighted, least_busy, latency, cost };
+std::string_view strategy_name(Strategy s);
+
+struct RetryPolicy {
+  int attempts = 0;  // most attempts per request; 0 = every candidate once (at least 2)
+  int backoff_ms = 50;
+  int max_backoff_ms = 2000;
+  double budget_ratio = 0.2;  // retries ≤ ratio × requests over the window (+ budget_min)
+  int budget_min = 10;        // retries always allowed per window, so a quiet alias can retry
+  int budget_window_s = 10;
+};
+
+struct BreakerPolicy {
+  int failures = 5;             // consecutive failures that open the breaker
+  double failure_ratio = 0.5;   // ... or this failure ratio over the window
+  int min_requests = 20;        // ... once the window holds at least this many attempts
+  int window_s = 10;
+  int cooldown_ms = 5000;       // open this long, then one probe (half-open)
+};
+
+// Per-model timeouts; each one unset keeps the provider's.
+struct ModelTimeouts {
+  std::optional<int> connect_ms;
+  std::optional<int> first_token_ms;  // until the first content chunk (streams) or the answer
+  std::optional<int> idle_ms;
+  std::optional<int> total_ms;
 };
 
 struct Model {
   std::string name;  // the alias clients send as "model"
+  Strategy strategy = Strategy::priority;
   std::vector<Deployment> deployments;
+  std::vector<std::string> fallbacks;                 // aliases tried after every deployment
+  std::vector<std::string> context_window_fallbacks;  // on context_length_exceeded
+  RetryPolicy retry;
+  BreakerPolicy breaker;
+  ModelTimeouts timeouts;
+  int hedge_after_ms = 0;  // 0 = off
 };
 
 struct Config {
