@@ -196,7 +196,17 @@ class WorkerHandler {
 
   Task<void> operator()(Exchange& ex);
 
+  // Active health checks (worker 0 only): a one-token chat request to each provider that asks
+  // for it, every interval, fed to the checked deployment's breaker.
+  Task<void> health_loop();
+
  private:
+  Task<void> check_health(const Target& t, int timeout_ms);
+  // Keeps the snapshot (and so the target) alive for the check.
+  Task<void> check_health_kept(std::shared_ptr<const Snapshot> /*kept*/, const Target& t,
+                               int timeout_ms) {
+    co_await check_health(t, timeout_ms);
+  }
   const Snapshot& snapshot() {
     auto v = gw_.version();
     if (v != version_ || !snap_) {
@@ -1023,9 +1033,73 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
 
 }  // namespace
 
+Task<void> WorkerHandler::health_loop() {
+  std::unordered_map<std::string, Clock::time_point> due;  // provider → next check
+  net::steady_timer tick(ioc_);
+  for (;;) {
+    auto snap = snapshot_ptr();
+    auto now = Clock::now();
+    for (const auto& p : snap->config.providers) {
+      const auto& hc = p.health_check;
+      if (hc.interval_ms <= 0) continue;
+      auto [it, fresh] = due.try_emplace(p.name, now);
+      if (!fresh && now < it->second) continue;
+      it->second = now + std::chrono::milliseconds(hc.interval_ms);
+      // The checked deployment: the configured model, else the provider's first one.
+      const Target* target = nullptr;
+      for (const auto& name : snap->alias_names) {
+        for (const auto& t : snap->aliases.at(name).targets) {
+          if (t.provider != p.name || !t.adapter) continue;
+          if (!target && (hc.model.empty() || t.model == hc.model)) target = &t;
+        }
+      }
+      if (target) {
+        net::co_spawn(ioc_, check_health_kept(snap, *target, hc.timeout_ms), net::detached);
+      }
+    }
+    tick.expires_after(std::chrono::milliseconds(100));
+    auto [ec] = co_await tick.async_wait(use_tuple);
+    if (ec) co_return;
+  }
+}
+
+Task<void> WorkerHandler::check_health(const Target& t, int timeout_ms) {
+  Inbound in;
+  auto parsed = api::parse_chat_request(
+      R"({"model":"health-check","max_tokens":1,"messages":[{"role":"user","content":"ping"}]})");
+  if (!parsed) co_return;
+  in.chat = std::move(*parsed);
+  AccessRecord rec;
+  rec.request_id = id_prefix_ + "-health-" + std::to_string(++seq_);
+  Error failure;
+  std::optional<Error> reject;
+  auto creq = prepare(Endpoint::chat, in, t, rec, failure, reject);
+  if (!creq) co_return;
+  creq->timeouts.first_byte_ms = std::min(creq->timeouts.first_byte_ms, timeout_ms);
+  creq->timeouts.total_ms = timeout_ms;
+  auto start = Clock::now();
+  auto res = co_await attempt(*creq, false, t, start);
+  std::optional<Error> e;
+  if (!res) {
+    e = res.error();
+  } else if (res->status / 100 != 2) {
+    auto decoded = t.adapter->decode_error(res->upstream(), t.deployment);
+    if (decoded.retryable) e = std::move(decoded);
+  }
+  if (!e) {
+    t.state->on_success(steady_ms(), res ? res->ms : -1);
+    co_return;
+  }
+  const bool limited = e->kind == ErrorKind::rate_limit;
+  t.state->on_failure(steady_ms(), t.breaker, !limited,
+                      e->retry_after_s ? *e->retry_after_s * 1000 : 0,
+                      "health check: " + std::string(core::kind_name(e->kind)) + ": " + e->message);
+}
+
 http::HandlerFactory make_handler_factory(Gateway& gateway) {
   return [&gateway](net::io_context& ioc, int worker) -> http::Handler {
     auto h = std::make_shared<WorkerHandler>(gateway, ioc, worker);
+    if (worker == 0) net::co_spawn(ioc, h->health_loop(), net::detached);
     return [h](Exchange& ex) { return (*h)(ex); };
   };
 }
