@@ -74,6 +74,7 @@ struct Inbound {
   std::optional<api::Chat> chat_ir;
   std::optional<api::Embeddings> emb_ir;
   bool stream = false;
+  std::shared_ptr<const Snapshot> snapshot;  // the one this request routes by
   // A context-length refusal goes to the alias's context_window_fallbacks, not to the client.
   bool escalate = false;
 };
@@ -90,8 +91,10 @@ struct Leg {
 // Hedged attempts racing for the first byte; shared with the legs' coroutines, which may
 // outlive the request (a cancelled loser finishes in the background).
 struct Race {
-  explicit Race(net::io_context& ioc) : wake(ioc) {}
+  Race(net::io_context& ioc, std::shared_ptr<const Snapshot> snap)
+      : wake(ioc), snapshot(std::move(snap)) {}
   net::steady_timer wake;
+  std::shared_ptr<const Snapshot> snapshot;  // the legs' targets live in it
   std::deque<Leg> legs;
 };
 
@@ -212,7 +215,6 @@ class WorkerHandler {
     if (v != version_ || !snap_) {
       snap_ = gw_.snapshot();
       version_ = v;
-      locals_.clear();  // the balancer's memory belongs to the old snapshot's aliases
     }
     return *snap_;
   }
@@ -251,7 +253,7 @@ class WorkerHandler {
     for (const auto* f : extra) aliases.push_back(f);
     for (const auto* a : aliases) {
       pools.push_back(&a->pool);
-      locals.push_back(&locals_[a]);
+      locals.push_back(&locals_[a->name]);
     }
   }
 
@@ -373,7 +375,9 @@ class WorkerHandler {
   std::string id_prefix_;
   std::uint64_t seq_ = 0;
   routing::Rng rng_;
-  std::unordered_map<const Alias*, routing::LocalState> locals_;
+  // The balancer's memory per alias name; kept across reloads (a request in flight may still
+  // use it), and reshaped by the balancer when an alias's deployments change.
+  std::unordered_map<std::string, routing::LocalState> locals_;
 };
 
 Task<void> WorkerHandler::operator()(Exchange& ex) {
@@ -496,6 +500,7 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
   }
   rec.alias = model;
   auto snap = snapshot_ptr();
+  in.snapshot = snap;
   const Alias* alias = snap->find(model);
   if (!alias) {
     co_return co_await respond(
@@ -679,7 +684,7 @@ Task<Outcome> WorkerHandler::try_target(Exchange& ex, Endpoint ep, Inbound& in, 
 
   // Hedging: when the first attempt has no byte after hedge_after_ms, a second one goes to
   // another deployment; the first to answer wins and the other is cancelled (and not billed).
-  auto race = std::make_shared<Race>(ioc_);
+  auto race = std::make_shared<Race>(ioc_, in.snapshot);
   auto launch = [&](const Target& target, ClientRequest request) {
     auto& leg = race->legs.emplace_back();
     leg.target = &target;
