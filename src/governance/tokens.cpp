@@ -49,14 +49,14 @@ long content_tokens(const json::value* content, const EstimateOptions& o) {
   return n;
 }
 
-long tool_calls_tokens(const json::value* calls) {
+long tool_calls_tokens(const json::value* calls, const EstimateOptions& o) {
   if (calls == nullptr || !calls->is_array()) return 0;
   long n = 0;
   for (const auto& c : calls->get_array()) {
     if (!c.is_object()) continue;
     const auto* fn = c.get_object().if_contains("function");
     if (fn == nullptr || !fn->is_object()) continue;
-    n += 3 + text_of(fn->get_object().if_contains("name")) +
+    n += o.per_tool_call + text_of(fn->get_object().if_contains("name")) +
          text_of(fn->get_object().if_contains("arguments"));
   }
   return n;
@@ -67,9 +67,9 @@ long message_tokens(const json::object& m, const EstimateOptions& o) {
   if (const auto* name = m.if_contains("name"); name != nullptr && name->is_string()) {
     n += o.per_name + estimate_text_tokens(name->get_string());
   }
-  n += tool_calls_tokens(m.if_contains("tool_calls"));
+  n += tool_calls_tokens(m.if_contains("tool_calls"), o);
   if (const auto* fc = m.if_contains("function_call"); fc != nullptr && fc->is_object()) {
-    n += 3 + text_of(fc->get_object().if_contains("name")) +
+    n += o.per_tool_call + text_of(fc->get_object().if_contains("name")) +
          text_of(fc->get_object().if_contains("arguments"));
   }
   n += text_of(m.if_contains("refusal"));

@@ -7,17 +7,19 @@
 //              character; accented Latin and Cyrillic are overestimated, which only makes the
 //              admission stricter)
 //   message  = per_message (4: <|start|>role ... <|end|>) + text of content, name (+per_name),
-//              tool_calls (function name + arguments), refusal
+//              tool_calls / function_call (per_tool_call + name + arguments), refusal
 //   request  = per_request (3: the reply is primed with <|start|>assistant) + messages
 //              + tools / functions / response_format JSON schema: serialized JSON bytes / 4 +
 //              per_tool each
 //   parts    = image_url: per_image (765: a 1024x1024 image at detail high or auto) or
 //              per_image_low (85) at detail low; input_audio: per_audio; file: per_file
-// Against exact cl100k_base counts that OpenAI's API returned for the cookbook's
-// "How to count tokens with tiktoken" messages (tests/unit/governance/tokens_test.cpp holds
-// them), plain English prose is overestimated by 0-35% and the whole cookbook conversation
-// (129 tokens) by about 17%; tool schemas are within -10%..+40%. The estimate never reads the
-// network or a file.
+// Against the prompt_tokens OpenAI's API returned for the cookbook's "How to count tokens with
+// tiktoken" examples (tests/data/governance/openai_token_counts.json): the six-message
+// conversation is estimated at 160 tokens, +24% over cl100k_base's 129 and +29% over
+// o200k_base's 124; the get_current_weather tool request at 146, +39% over 105 and +45% over 101
+// (JSON schemas are wordier than the form the model sees). The estimate errs high on purpose:
+// admission gets stricter, never looser, and TPM is reconciled with the real usage after.
+// It never reads the network or a file.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -31,6 +33,7 @@ struct EstimateOptions {
   long per_message = 4;
   long per_name = 1;
   long per_tool = 8;
+  long per_tool_call = 8;
   long per_image = 765;
   long per_image_low = 85;
   long per_audio = 1000;
