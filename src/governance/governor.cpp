@@ -105,7 +105,8 @@ std::expected<Admission, Refusal> Governor::admit(const AdmitRequest& r) {
     a.team_budget = r.team->budget_usd;
     a.team_period = r.team->budget_period;
   }
-  a.model_scope = fmt::format("model:{}", r.model);
+  a.model_scope = "model:";
+  a.model_scope += r.model;
   a.model_rates = {{}, r.model_limits.rpm, r.model_limits.tpm};
   a.tokens_taken = r.prompt_tokens + (opts_.tpm_counts_max_output ? r.max_output_tokens : 0);
   a.worst_case_usd = cost_usd(r.price, r.prompt_tokens, 0, r.max_output_tokens);

@@ -75,13 +75,13 @@ struct Admission {
   Nanos task_reserved = 0;
   bool settled = false;
   // x-ratelimit-* headers for the answer (empty when no rate limit applies).
-  std::vector<std::pair<std::string, std::string>> headers;
+  Headers headers;
 };
 
 struct Refusal {
   core::Error error;  // 403 model_not_allowed, 429 rate_limit_exceeded / insufficient_quota /
                       // task_budget_exceeded
-  std::vector<std::pair<std::string, std::string>> headers;  // x-ratelimit-*, retry-after
+  Headers headers;    // x-ratelimit-*, retry-after
 };
 
 class Governor {

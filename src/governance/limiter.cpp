@@ -191,34 +191,38 @@ std::size_t RateLimiter::size() {
 
 std::string openai_duration(std::int64_t ms) {
   if (ms < 0) ms = 0;
-  if (ms < 1000) return fmt::format("{}ms", ms);
+  if (ms < 1000) return std::to_string(ms) + "ms";
   const auto h = ms / 3'600'000;
   const auto m = ms / 60'000 % 60;
-  const auto s = ms / 1000 % 60;
-  const auto frac = ms % 1000;
-  std::string sec = fmt::format("{}", s);
-  if (frac != 0) {
-    auto f = fmt::format("{:03}", frac);
-    while (f.back() == '0') f.pop_back();
-    sec += '.';
-    sec += f;
+  std::string out;
+  if (h > 0) out += std::to_string(h) + "h";
+  if (h > 0 || m > 0) out += std::to_string(m) + "m";
+  out += std::to_string(ms / 1000 % 60);
+  if (const auto frac = ms % 1000; frac != 0) {
+    char digits[4] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                      static_cast<char>('0' + frac % 10), 0};
+    std::string_view f(digits, 3);
+    while (f.back() == '0') f.remove_suffix(1);
+    out += '.';
+    out += f;
   }
-  sec += 's';
-  if (h > 0) return fmt::format("{}h{}m{}", h, m, sec);
-  if (m > 0) return fmt::format("{}m{}", m, sec);
-  return sec;
+  out += 's';
+  return out;
 }
 
-std::vector<std::pair<std::string, std::string>> rate_limit_headers(const RateDecision& d) {
-  std::vector<std::pair<std::string, std::string>> h;
-  const auto add = [&](const LimitState& s, std::string_view kind) {
-    if (!s.present) return;
-    h.emplace_back(fmt::format("x-ratelimit-limit-{}", kind), std::to_string(s.limit));
-    h.emplace_back(fmt::format("x-ratelimit-remaining-{}", kind), std::to_string(s.remaining));
-    h.emplace_back(fmt::format("x-ratelimit-reset-{}", kind), openai_duration(s.reset_ms));
-  };
-  add(d.requests, "requests");
-  add(d.tokens, "tokens");
+Headers rate_limit_headers(const RateDecision& d) {
+  Headers h;
+  h.reserve(7);
+  if (d.requests.present) {
+    h.emplace_back("x-ratelimit-limit-requests", std::to_string(d.requests.limit));
+    h.emplace_back("x-ratelimit-remaining-requests", std::to_string(d.requests.remaining));
+    h.emplace_back("x-ratelimit-reset-requests", openai_duration(d.requests.reset_ms));
+  }
+  if (d.tokens.present) {
+    h.emplace_back("x-ratelimit-limit-tokens", std::to_string(d.tokens.limit));
+    h.emplace_back("x-ratelimit-remaining-tokens", std::to_string(d.tokens.remaining));
+    h.emplace_back("x-ratelimit-reset-tokens", openai_duration(d.tokens.reset_ms));
+  }
   if (!d.allowed && d.retry_after_s > 0) {
     h.emplace_back("retry-after", std::to_string(d.retry_after_s));
   }

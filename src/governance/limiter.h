@@ -89,11 +89,14 @@ class RateLimiter {
   Shards<State> shards_;
 };
 
+// Response headers: lower-case names (static strings) and values.
+using Headers = std::vector<std::pair<std::string_view, std::string>>;
+
 // OpenAI-style duration: "20ms", "1s", "8.64s", "6m0s", "1h2m3s".
 std::string openai_duration(std::int64_t ms);
 
 // The response headers for a decision, lower-case names: x-ratelimit-{limit,remaining,reset}-
 // {requests,tokens} for each kind some scope limits, and retry-after on refusal.
-std::vector<std::pair<std::string, std::string>> rate_limit_headers(const RateDecision& d);
+Headers rate_limit_headers(const RateDecision& d);
 
 }  // namespace stratus::governance

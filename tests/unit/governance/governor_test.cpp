@@ -33,8 +33,7 @@ g::AdmitRequest request(const g::KeyInfo* k, long prompt = 1000, long max_out = 
   return r;
 }
 
-std::string header(const std::vector<std::pair<std::string, std::string>>& h,
-                   std::string_view name) {
+std::string header(const g::Headers& h, std::string_view name) {
   for (const auto& [k, v] : h) {
     if (k == name) return v;
   }
