@@ -204,7 +204,7 @@ TEST(RateLimiter, OpenAIDuration_GoStyle) {
 
 // The proof: RPM 60 with 100 concurrent requests -> exactly 60 pass in that minute.
 TEST(RateLimiter, Concurrent100Threads_Rpm60_ExactlySixtyAdmitted) {
-  for (int round = 0; round < 20; ++round) {
+  for (int round = 0; round < 50; ++round) {
     g::RateLimiter l;
     std::atomic<int> admitted{0};
     std::barrier start(100);
