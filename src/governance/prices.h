@@ -68,8 +68,9 @@ class PriceTable {
   std::optional<Price> find(std::string_view provider_type, std::string_view model) const;
 
   // A deployment's price: the table's, with each field of `over` replacing it. With no table
-  // entry, the override alone (cached_input and cache_write default to its input, output to
-  // 0); with neither, nullopt.
+  // entry, the override alone if it has an input price (cached_input and cache_write default
+  // to it, output to 0); otherwise nullopt: the deployment is unpriced (the caller decides; $0
+  // means budgets never see its cost).
   std::optional<Price> resolve(std::string_view provider_type, std::string_view model,
                                const std::optional<PriceOverride>& over) const;
 
