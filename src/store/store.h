@@ -156,6 +156,7 @@ class LedgerWriter {
   Connect connect_;
   Options options_;
   Shard shards_[kShards];
+  std::vector<LedgerEvent> spare_[kShards];  // the writer thread's, swapped into the shards
   std::atomic<std::uint64_t> submitted_{0};
   std::atomic<std::uint64_t> queued_{0};  // in the shards
   std::atomic<std::uint64_t> dropped_{0};
