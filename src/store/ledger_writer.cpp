@@ -49,7 +49,7 @@ class LedgerWriter::Worker {
       held_.insert(held_.end(), std::make_move_iterator(taken.begin()),
                    std::make_move_iterator(taken.end()));
     }
-    ensure_store(stopping);
+    ensure_store();
     if (store_ && stats_.in_journal > 0) replay();
     if (store_ && stats_.in_journal == 0) write_held();
     if (!held_.empty() && journal_) journal_held();
@@ -78,12 +78,11 @@ class LedgerWriter::Worker {
     next_connect_ = Clock::now() + std::chrono::milliseconds(o_.retry_ms);
   }
 
-  void ensure_store(bool stopping) {
+  // Connects (and migrates) at the first round, then every retry_ms while the store is down.
+  void ensure_store() {
     if (store_) return;
+    // Within retry_ms of a failure, even when stopping, the journal takes the events.
     if (Clock::now() < next_connect_) return;
-    // Nothing to write: no need to hold a connection yet (the first one is made eagerly so a
-    // journal left by a previous run is replayed at start).
-    if (held_.empty() && stats_.in_journal == 0 && connected_once_ && !stopping) return;
     core::Result<std::unique_ptr<Store>> s =
         core::fail(core::ErrorKind::unavailable, "ledger store: connect threw");
     try {
@@ -91,7 +90,6 @@ class LedgerWriter::Worker {
     } catch (const std::exception& e) {
       s = core::fail(core::ErrorKind::unavailable, std::string("ledger store: ") + e.what());
     }
-    connected_once_ = true;
     if (!s) return fail(s.error());
     if (!*s) return fail(core::Error::make(core::ErrorKind::unavailable, "ledger store: null"));
     if (auto m = (*s)->migrate(); !m) return fail(m.error());
@@ -108,13 +106,15 @@ class LedgerWriter::Worker {
           return a;
         },
         bad);
-    stats_.replayed += replayed;
     if (!r) return fail(r.error());
     if (auto t = journal_->truncate(); !t) {
       // Replayed but still on disk: harmless (replays are idempotent); try again next round.
       stats_.last_error = t.error().message;
       return;
     }
+    // Counted once the whole journal is through, so an interrupted replay done again later
+    // does not count twice.
+    stats_.replayed += replayed;
     w_.dropped_ += bad;
     stats_.in_journal = 0;
   }
@@ -149,7 +149,6 @@ class LedgerWriter::Worker {
   const Options& o_;
   std::unique_ptr<Store> store_;
   Clock::time_point next_connect_{};
-  bool connected_once_ = false;
   std::optional<Journal> journal_;
   std::vector<LedgerEvent> held_;  // taken from the shards, not yet in the store or journal
   Stats stats_;

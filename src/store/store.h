@@ -133,9 +133,9 @@ class LedgerWriter {
     std::uint64_t submitted = 0;   // accepted by submit()
     std::uint64_t written = 0;     // appended to the store straight from memory
     std::uint64_t journaled = 0;   // appended to the journal
-    std::uint64_t replayed = 0;    // appended to the store from the journal
+    std::uint64_t replayed = 0;    // journal lines through to the store (whole replays only)
     std::uint64_t pending = 0;     // in memory, not yet in the store or the journal
-    std::uint64_t in_journal = 0;  // events in the journal file awaiting replay
+    std::uint64_t in_journal = 0;  // journal lines awaiting replay (found at start + journaled)
     std::uint64_t dropped = 0;     // over max_queued, after stop(), or unreadable journal lines
     bool store_up = false;
     std::string last_error;  // the latest store or journal failure, "" if none yet

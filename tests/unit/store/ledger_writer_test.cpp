@@ -17,7 +17,7 @@ class WriterTest : public BackendTest {
   LedgerWriter::Options options() {
     LedgerWriter::Options o;
     o.flush_ms = 20;
-    o.retry_ms = 50;
+    o.retry_ms = 20;
     o.journal_path = dir_.file("ledger.journal");
     return o;
   }
@@ -188,7 +188,7 @@ TEST_P(WriterTest, StopWhileStoreDown_EverythingJournaledForTheNextRun) {
   }
   EXPECT_EQ(journal_lines(), 700u);
   EXPECT_EQ(count(), 0);
-  o.retry_ms = 50;
+  o.retry_ms = 20;
   LedgerWriter up(connect(), o);
   ASSERT_TRUE(drained(up));
   EXPECT_EQ(up.stats().replayed, 700u);
@@ -209,7 +209,7 @@ TEST_P(WriterTest, NoJournal_StoreDown_EventsWaitInMemory) {
 // throwaway server on a loaded test machine says little).
 TEST_P(WriterTest, Throughput_SqliteOverTwentyThousandPerSecond) {
   const bool sqlite = GetParam() == Backend::sqlite;
-  const int kThreads = 4, kPer = sqlite ? 10'000 : 5'000;
+  const int kThreads = 4, kPer = sqlite ? 10'000 : 2'500;
   std::vector<std::vector<LedgerEvent>> prepared(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kPer; ++i) {
