@@ -24,20 +24,19 @@ using Res = std::unique_ptr<PGresult, ResultClear>;
 constexpr std::size_t kRowsPerInsert = 5000;
 constexpr std::int64_t kMigrationLock = 0x5374726174757331;  // pg_advisory_xact_lock key
 
-// Parameters as text; std::nullopt is SQL NULL.
+// Parameters as text. Strings are cleaned (PostgreSQL refuses invalid UTF-8 and NUL);
+// raw() takes text built here, already clean.
 class Params {
  public:
-  void add(std::string v) { values_.push_back(std::move(v)), null_.push_back(false); }
-  void add(std::string_view v) { add(is_clean_text(v) ? std::string(v) : clean_text(v)); }
-  void add(const char* v) { add(std::string_view(v)); }
-  void add(std::int64_t v) { add(to_text(v)); }
-  void add(int v) { add(to_text(static_cast<std::int64_t>(v))); }
-  void add(double v) { add(to_text(v)); }
-  void add(bool v) { add(std::string(v ? "t" : "f")); }
-  void add(std::nullptr_t) { values_.emplace_back(), null_.push_back(true); }
+  void raw(std::string v) { values_.push_back(std::move(v)); }
+  void add(std::string_view v) { raw(is_clean_text(v) ? std::string(v) : clean_text(v)); }
+  void add(std::int64_t v) { raw(to_text(v)); }
+  void add(int v) { raw(to_text(static_cast<std::int64_t>(v))); }
+  void add(double v) { raw(to_text(v)); }
   std::vector<const char*> pointers() const {
-    std::vector<const char*> p(values_.size());
-    for (std::size_t i = 0; i < values_.size(); ++i) p[i] = null_[i] ? nullptr : values_[i].c_str();
+    std::vector<const char*> p;
+    p.reserve(values_.size());
+    for (const auto& v : values_) p.push_back(v.c_str());
     return p;
   }
   template <class... Args>
@@ -49,7 +48,6 @@ class Params {
 
  private:
   std::vector<std::string> values_;
-  std::vector<bool> null_;
 };
 
 std::string value(const Res& r, int row, int col) {
@@ -150,7 +148,7 @@ Params ledger_arrays(std::span<const LedgerEvent> events) {
     col[16].number(to_text(finite_or(e.ttft_ms, -1)));
   }
   Params p;
-  for (auto& c : col) p.add(std::move(c).done());
+  for (auto& c : col) p.raw(std::move(c).done());
   return p;
 }
 
@@ -213,11 +211,9 @@ class PostgresStore final : public Store {
           "budget_period = excluded.budget_period, max_task_calls = excluded.max_task_calls, "
           "max_task_usd = excluded.max_task_usd, created_ms = excluded.created_ms, "
           "expires_ms = excluded.expires_ms, revoked_ms = excluded.revoked_ms",
-          Params::of(std::string_view(k.id), std::string_view(k.name), std::string_view(k.team),
-                     std::string_view(k.salt), std::string_view(k.hash), models_to_json(k.models),
-                     k.rpm, k.tpm, finite_or(k.budget_usd, 0), std::string_view(k.budget_period),
-                     k.max_task_calls, finite_or(k.max_task_usd, 0), k.created_ms, k.expires_ms,
-                     k.revoked_ms));
+          Params::of(k.id, k.name, k.team, k.salt, k.hash, models_to_json(k.models), k.rpm, k.tpm,
+                     finite_or(k.budget_usd, 0), k.budget_period, k.max_task_calls,
+                     finite_or(k.max_task_usd, 0), k.created_ms, k.expires_ms, k.revoked_ms));
       if (!r) return std::unexpected(r.error());
       return bump_keys_version();
     });
