@@ -6,9 +6,11 @@ level=${1:-build}
 
 pkgs=(g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
-  libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev ca-certificates)
+  libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev ca-certificates
+  libsqlite3-dev libpq-dev)
 if [[ $level == test || $level == bench ]]; then
-  pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev openssl curl)
+  # postgresql: the store tests start a throwaway server (initdb/pg_ctl) in a temp dir.
+  pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev openssl curl postgresql)
 fi
 if [[ $level == bench ]]; then
   pkgs+=(wrk nginx-light)
