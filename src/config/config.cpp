@@ -137,3 +137,21 @@ std::expected<Config, std::vector<Problem>> load_file(const std::string& path,
 }
 
 }  // namespace stratus::config
+
+namespace stratus::config {
+std::string_view strategy_name(Strategy s) {
+  switch (s) {
+    case Strategy::priority:
+      return "priority";
+    case Strategy::weighted:
+      return "weighted";
+    case Strategy::least_busy:
+      return "least-busy";
+    case Strategy::latency:
+      return "latency";
+    case Strategy::cost:
+      return "cost";
+  }
+  return "priority";
+}
+}  // namespace stratus::config

@@ -100,7 +100,7 @@ struct Deployment {
   std::string model;     // the provider's model name
   int priority = 0;      // tier: lower first; a tier is used only when no lower one is available
   int weight = 1;        // share within its tier (strategy: weighted)
-  std::optional<Price> price;  // strategy: cost (unpriced deployments come last)
+  std::optional<Price> price = {};  // strategy: cost (unpriced deployments come last)
 };
 
 enum class Strategy { priority, weighted, least_busy, latency, cost };
@@ -116,11 +116,11 @@ struct RetryPolicy {
 };
 
 struct BreakerPolicy {
-  int failures = 5;             // consecutive failures that open the breaker
-  double failure_ratio = 0.5;   // ... or this failure ratio over the window
-  int min_requests = 20;        // ... once the window holds at least this many attempts
+  int failures = 5;            // consecutive failures that open the breaker
+  double failure_ratio = 0.5;  // ... or this failure ratio over the window
+  int min_requests = 20;       // ... once the window holds at least this many attempts
   int window_s = 10;
-  int cooldown_ms = 5000;       // open this long, then one probe (half-open)
+  int cooldown_ms = 5000;  // open this long, then one probe (half-open)
 };
 
 // Per-model timeouts; each one unset keeps the provider's.
@@ -133,13 +133,13 @@ struct ModelTimeouts {
 
 struct Model {
   std::string name;  // the alias clients send as "model"
-  Strategy strategy = Strategy::priority;
   std::vector<Deployment> deployments;
-  std::vector<std::string> fallbacks;                 // aliases tried after every deployment
-  std::vector<std::string> context_window_fallbacks;  // on context_length_exceeded
-  RetryPolicy retry;
-  BreakerPolicy breaker;
-  ModelTimeouts timeouts;
+  Strategy strategy = Strategy::priority;
+  std::vector<std::string> fallbacks = {};                 // aliases tried after every deployment
+  std::vector<std::string> context_window_fallbacks = {};  // on context_length_exceeded
+  RetryPolicy retry = {};
+  BreakerPolicy breaker = {};
+  ModelTimeouts timeouts = {};
   int hedge_after_ms = 0;  // 0 = off
 };
 

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <set>
@@ -39,10 +40,24 @@ constexpr std::string_view kProviderKeys[] = {"name",
                                               "resource",
                                               "aws_access_key_id",
                                               "aws_secret_access_key",
-                                              "aws_session_token"};
+                                              "aws_session_token",
+                                              "health_check"};
 constexpr std::string_view kTimeoutKeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms"};
-constexpr std::string_view kModelKeys[] = {"name", "deployments"};
-constexpr std::string_view kDeploymentKeys[] = {"provider", "model"};
+constexpr std::string_view kModelKeys[] = {
+    "name",  "strategy", "deployments", "fallbacks", "context_window_fallbacks",
+    "retry", "breaker",  "timeouts",    "hedge"};
+constexpr std::string_view kDeploymentKeys[] = {"provider", "model", "priority", "weight", "price"};
+constexpr std::string_view kPriceKeys[] = {"input", "cached_input", "output"};
+constexpr std::string_view kRetryKeys[] = {"attempts",     "backoff_ms", "max_backoff_ms",
+                                           "budget_ratio", "budget_min", "budget_window_s"};
+constexpr std::string_view kBreakerKeys[] = {"failures", "failure_ratio", "min_requests",
+                                             "window_s", "cooldown_ms"};
+constexpr std::string_view kModelTimeoutKeys[] = {"connect_ms", "first_token_ms", "idle_ms",
+                                                  "total_ms"};
+constexpr std::string_view kHedgeKeys[] = {"after_ms"};
+constexpr std::string_view kHealthKeys[] = {"interval_ms", "timeout_ms", "model"};
+constexpr std::string_view kStrategies[] = {"priority", "weighted", "least-busy", "latency",
+                                            "cost"};
 
 constexpr int kMaxInt = std::numeric_limits<int>::max();
 
@@ -217,6 +232,43 @@ class Decoder {
     }
   }
 
+  void number(const YAML::Node& map, std::string_view key, std::string_view where, double& out,
+              double min, double max) {
+    const YAML::Node n = map[std::string(key)];
+    if (!present(n)) return;
+    const auto what = path(where, key);
+    const auto value = text(n, what);
+    if (!value) return;
+    double parsed = 0;
+    const char* end = value->data() + value->size();
+    const auto [stop, ec] = std::from_chars(value->data(), end, parsed);
+    if (ec == std::errc{} && stop == end && parsed >= min && parsed <= max) {
+      out = parsed;
+    } else {
+      report(n, fmt::format("{} must be a number from {} to {}, got '{}'", what, min, max, *value));
+    }
+  }
+
+  // A list of model aliases (fallbacks); checked against the models once all are read.
+  std::vector<std::string> aliases(const YAML::Node& map, std::string_view key,
+                                   std::string_view where) {
+    std::vector<std::string> out;
+    const YAML::Node n = map[std::string(key)];
+    if (!present(n)) return out;
+    const auto what = path(where, key);
+    if (!n.IsSequence()) {
+      report(n, fmt::format("{} must be a list of model names", what));
+      return out;
+    }
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      auto name = text(n[i], fmt::format("{}[{}]", what, i));
+      if (!name) continue;
+      alias_refs_.push_back({*name, n[i].Mark()});
+      out.push_back(std::move(*name));
+    }
+    return out;
+  }
+
   ServerConfig server(const YAML::Node& n) {
     ServerConfig s;
     constexpr std::string_view w = "server";
@@ -350,6 +402,14 @@ class Decoder {
     string(n, "ca_file", where, p.ca_file, Need::nonempty);
     integer(n, "max_connections", where, p.max_connections, 1, kMaxInt);
     if (present(n["timeouts"])) p.timeouts = timeouts(n["timeouts"], path(where, "timeouts"));
+    if (const auto h = n["health_check"]; present(h)) {
+      const auto w = path(where, "health_check");
+      if (check_map(h, w, kHealthKeys)) {
+        integer(h, "interval_ms", w, p.health_check.interval_ms, 0, kMaxInt);
+        integer(h, "timeout_ms", w, p.health_check.timeout_ms, 1, kMaxInt);
+        string(h, "model", w, p.health_check.model, Need::nonempty);
+      }
+    }
     return p;
   }
 
@@ -386,6 +446,19 @@ class Decoder {
              fmt::format("unknown provider '{}' (known: {})", d.provider,
                          known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
     }
+    integer(n, "priority", where, d.priority, 0, 1000);
+    integer(n, "weight", where, d.weight, 0, 1000000);
+    if (const auto p = n["price"]; present(p)) {
+      const auto w = path(where, "price");
+      if (check_map(p, w, kPriceKeys)) {
+        Price price;
+        number(p, "input", w, price.input, 0, 1e6);
+        number(p, "output", w, price.output, 0, 1e6);
+        price.cached_input = price.input;
+        number(p, "cached_input", w, price.cached_input, 0, 1e6);
+        d.price = price;
+      }
+    }
     return d;
   }
 
@@ -405,6 +478,54 @@ class Decoder {
       report(n, fmt::format("{} is missing required key 'deployments'", where));
       return m;
     }
+    if (const auto st = n["strategy"]; present(st)) {
+      const auto w = path(where, "strategy");
+      if (auto name = text(st, w)) {
+        if (auto parsed = parse_strategy(*name)) {
+          m.strategy = *parsed;
+        } else {
+          report(st, fmt::format("{}: unknown strategy '{}' (known: {}){}", w, *name,
+                                 fmt::join(kStrategies, ", "), suggestion(*name, kStrategies)));
+        }
+      }
+    }
+    m.fallbacks = aliases(n, "fallbacks", where);
+    m.context_window_fallbacks = aliases(n, "context_window_fallbacks", where);
+    model_places_.push_back({m.name, n.Mark(), m.fallbacks, m.context_window_fallbacks});
+    if (const auto r = n["retry"]; present(r)) {
+      const auto w = path(where, "retry");
+      if (check_map(r, w, kRetryKeys)) {
+        integer(r, "attempts", w, m.retry.attempts, 0, 100);
+        integer(r, "backoff_ms", w, m.retry.backoff_ms, 0, kMaxInt);
+        integer(r, "max_backoff_ms", w, m.retry.max_backoff_ms, 0, kMaxInt);
+        number(r, "budget_ratio", w, m.retry.budget_ratio, 0, 100);
+        integer(r, "budget_min", w, m.retry.budget_min, 0, kMaxInt);
+        integer(r, "budget_window_s", w, m.retry.budget_window_s, 1, 3600);
+      }
+    }
+    if (const auto b = n["breaker"]; present(b)) {
+      const auto w = path(where, "breaker");
+      if (check_map(b, w, kBreakerKeys)) {
+        integer(b, "failures", w, m.breaker.failures, 1, kMaxInt);
+        number(b, "failure_ratio", w, m.breaker.failure_ratio, 0, 1);
+        integer(b, "min_requests", w, m.breaker.min_requests, 1, kMaxInt);
+        integer(b, "window_s", w, m.breaker.window_s, 1, 3600);
+        integer(b, "cooldown_ms", w, m.breaker.cooldown_ms, 1, kMaxInt);
+      }
+    }
+    if (const auto t = n["timeouts"]; present(t)) {
+      const auto w = path(where, "timeouts");
+      if (check_map(t, w, kModelTimeoutKeys)) {
+        optional_ms(t, "connect_ms", w, m.timeouts.connect_ms);
+        optional_ms(t, "first_token_ms", w, m.timeouts.first_token_ms);
+        optional_ms(t, "idle_ms", w, m.timeouts.idle_ms);
+        optional_ms(t, "total_ms", w, m.timeouts.total_ms);
+      }
+    }
+    if (const auto h = n["hedge"]; present(h)) {
+      const auto w = path(where, "hedge");
+      if (check_map(h, w, kHedgeKeys)) integer(h, "after_ms", w, m.hedge_after_ms, 0, kMaxInt);
+    }
     m.deployments = list(deployments, path(where, "deployments"), &Decoder::deployment);
     std::set<std::pair<std::string, std::string>> seen;
     for (std::size_t i = 0; i < m.deployments.size(); ++i) {
@@ -417,6 +538,79 @@ class Decoder {
     return m;
   }
 
+  void optional_ms(const YAML::Node& map, std::string_view key, std::string_view where,
+                   std::optional<int>& out) {
+    if (!present(map[std::string(key)])) return;
+    int v = 0;
+    const auto before = problems_.size();
+    integer(map, key, where, v, 1, kMaxInt);
+    if (problems_.size() == before) out = v;
+  }
+
+  static std::optional<Strategy> parse_strategy(std::string_view name) {
+    for (std::size_t i = 0; i < std::size(kStrategies); ++i) {
+      if (kStrategies[i] == name) return static_cast<Strategy>(i);
+    }
+    return std::nullopt;
+  }
+
+ public:
+  // Fallback references name existing models and form no cycle (a model that falls back to
+  // itself, directly or through others, would loop).
+  void check_fallbacks() {
+    for (const auto& ref : alias_refs_) {
+      if (model_lines_.contains(ref.name)) continue;
+      std::vector<std::string_view> known;
+      for (const auto& [name, line] : model_lines_) known.push_back(name);
+      problems_.push_back(problem_at(
+          ref.mark,
+          fmt::format("unknown fallback model '{}' (known: {})", ref.name,
+                      known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")))));
+    }
+    std::map<std::string, const ModelPlace*, std::less<>> by_name;
+    for (const auto& m : model_places_) by_name.emplace(m.name, &m);
+    // Depth-first search over fallback edges; a back edge is a cycle.
+    std::map<std::string, int, std::less<>> state;  // 1 = on the path, 2 = done
+    std::vector<std::string> trail;
+    std::function<void(const ModelPlace&)> visit = [&](const ModelPlace& m) {
+      state[m.name] = 1;
+      trail.push_back(m.name);
+      for (const auto* edges : {&m.fallbacks, &m.context_fallbacks}) {
+        for (const auto& next : *edges) {
+          auto it = by_name.find(next);
+          if (it == by_name.end()) continue;
+          if (state[next] == 1) {
+            auto from = std::ranges::find(trail, next);
+            std::vector<std::string> loop(from, trail.end());
+            loop.push_back(next);
+            problems_.push_back(problem_at(m.mark, fmt::format("model '{}': fallback cycle {}",
+                                                               m.name, fmt::join(loop, " -> "))));
+          } else if (state[next] == 0) {
+            visit(*it->second);
+          }
+        }
+      }
+      trail.pop_back();
+      state[m.name] = 2;
+    };
+    for (const auto& m : model_places_) {
+      if (state[m.name] == 0) visit(m);
+    }
+  }
+
+ private:
+  struct AliasRef {
+    std::string name;
+    YAML::Mark mark;
+  };
+  struct ModelPlace {
+    std::string name;
+    YAML::Mark mark;
+    std::vector<std::string> fallbacks;
+    std::vector<std::string> context_fallbacks;
+  };
+  std::vector<AliasRef> alias_refs_;
+  std::vector<ModelPlace> model_places_;
   const EnvLookup& env_;
   std::vector<Problem> problems_;
   std::map<std::string, int, std::less<>> provider_lines_;  // name -> line of its definition
@@ -433,6 +627,7 @@ std::expected<Config, std::vector<Problem>> parse(std::string_view yaml_text,
     const YAML::Node root = YAML::Load(std::string(yaml_text));
     Decoder decoder(env);
     config = decoder.config(root);
+    decoder.check_fallbacks();
     problems = decoder.take_problems();
   } catch (const YAML::Exception& e) {
     // Syntax errors, and anything the decoder did not foresee, still name a place.

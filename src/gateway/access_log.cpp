@@ -170,6 +170,18 @@ std::string AccessLog::format(const AccessRecord& r) {
       out += fmt::format(R"(,"cached_tokens":{})", r.usage->cached_tokens);
   }
   if (!r.error.empty()) out += R"(,"error":)" + str(r.error);
+  if (r.tries.size() > 1) {
+    out += R"(,"tries":[)";
+    for (std::size_t i = 0; i < r.tries.size(); ++i) {
+      const auto& t = r.tries[i];
+      if (i) out += ',';
+      out += fmt::format(R"({{"deployment":{},"status":{},"ms":{:.3f})", str(t.deployment),
+                         t.status, t.ms);
+      if (!t.error.empty()) out += R"(,"error":)" + str(t.error);
+      out += '}';
+    }
+    out += ']';
+  }
   out += "}";
   return out;
 }

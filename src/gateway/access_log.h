@@ -16,6 +16,14 @@
 
 namespace stratus::gateway {
 
+// One attempt at one deployment within a request.
+struct AttemptRecord {
+  std::string deployment;
+  int status = 0;     // the provider's HTTP status; 0 = no answer (connection, timeout)
+  double ms = 0;      // from the attempt's start to its outcome
+  std::string error;  // "" when it answered; "hedge lost" when cancelled
+};
+
 struct AccessRecord {
   std::string request_id;
   std::string method;
@@ -30,6 +38,8 @@ struct AccessRecord {
   double ttfb_ms = -1;  // -1: no byte was sent
   std::optional<api::Usage> usage;
   std::string error;  // kind and message of the last failure, if any
+  // Every attempt, logged when there was more than one (retries, fail-overs, hedges).
+  std::vector<AttemptRecord> tries;
 };
 
 class AccessLog {

@@ -3,7 +3,9 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <deque>
 #include <random>
+#include <unordered_map>
 
 #include "api/chat.h"
 #include "api/openai.h"
@@ -42,7 +44,9 @@ StringResponse readiness_response(const std::string& unavailable) {
 
 // What one attempt against one deployment produced before any byte reached the client.
 struct Attempt {
-  std::unique_ptr<ClientResponse> response;  // head received; body unread (streams)
+  std::unique_ptr<ClientResponse> response;  // head received (streams)
+  std::optional<std::string> first_piece;    // streams: the first body bytes, read already
+  double ms = 0;                             // from the attempt's start to its first byte
   unsigned status = 0;
   std::string body;  // read already (plain answers and errors)
   std::string content_type;
@@ -69,12 +73,47 @@ struct Inbound {
   api::EmbeddingsRequest emb;
   std::optional<api::Chat> chat_ir;
   std::optional<api::Embeddings> emb_ir;
+  bool stream = false;
+  // A context-length refusal goes to the alias's context_window_fallbacks, not to the client.
+  bool escalate = false;
+};
+
+// One attempt in flight at one deployment.
+struct Leg {
+  const Target* target = nullptr;
+  ClientRequest request;
+  Clock::time_point start;
+  std::optional<core::Result<Attempt>> result;
+  net::cancellation_signal cancel;
+};
+
+// Hedged attempts racing for the first byte; shared with the legs' coroutines, which may
+// outlive the request (a cancelled loser finishes in the background).
+struct Race {
+  explicit Race(net::io_context& ioc) : wake(ioc) {}
+  net::steady_timer wake;
+  std::deque<Leg> legs;
+};
+
+// Counts an attempt in its deployment's in-flight number while it lives.
+class InFlight {
+ public:
+  explicit InFlight(routing::DeploymentState& s) : s_(s) {
+    s_.in_flight.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~InFlight() { s_.in_flight.fetch_sub(1, std::memory_order_relaxed); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  routing::DeploymentState& s_;
 };
 
 // What an attempt at one deployment came to.
 enum class Outcome {
-  answered,  // the client got its answer (or left): stop
-  failed,    // retryable failure before any byte reached the client: try the next deployment
+  answered,        // the client got its answer (or left): stop
+  failed,          // retryable failure before any byte reached the client: try the next one
+  context_length,  // too long for this model: try the context window fallbacks
 };
 
 // The last error after every deployment failed, as the client sees it: rate limits and
@@ -90,12 +129,17 @@ Error final_error(Error failure, int attempts, const std::string& model) {
     case ErrorKind::authentication:
     case ErrorKind::permission:
     case ErrorKind::not_found:
+    case ErrorKind::unavailable:
       break;
     default:
-      failure.kind = ErrorKind::upstream;
+      // No deployment could be reached at all (refused, reset, DNS): the service is unavailable.
+      // One that answered with something unusable: a bad gateway.
+      failure.kind = failure.upstream_status == 0 && failure.kind == ErrorKind::upstream
+                         ? ErrorKind::unavailable
+                         : ErrorKind::upstream;
   }
-  failure.message = "All " + std::to_string(attempts) + " deployment(s) of model `" + model +
-                    "` failed; last error: " + failure.message;
+  failure.message = "Model `" + model + "` failed after " + std::to_string(attempts) +
+                    " attempt(s); last error: " + failure.message;
   return failure;
 }
 
@@ -108,12 +152,42 @@ struct Route {
 constexpr Route kRoutes[] = {{"/v1/chat/completions", bhttp::verb::post},
                              {"/v1/embeddings", bhttp::verb::post},
                              {"/v1/models", bhttp::verb::get},
-                             {"/admin/reload", bhttp::verb::post}};
+                             {"/admin/reload", bhttp::verb::post},
+                             {"/admin/deployments", bhttp::verb::get}};
+
+// Pads a worker's random seed so two workers never share a sequence.
+std::uint64_t seed_for(int worker) {
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ static_cast<std::uint64_t>(worker);
+}
+
+// Does the SSE event carry model output (not just a role, an empty delta or usage)? The first
+// such event ends the time-to-first-token clock.
+bool has_content(std::string_view data) {
+  for (std::string_view key :
+       {std::string_view(R"("content":")"), std::string_view(R"("tool_calls")"),
+        std::string_view(R"("reasoning)"), std::string_view(R"("refusal":")")}) {
+    auto at = data.find(key);
+    if (at == std::string_view::npos) continue;
+    if (key.back() != '"') return true;
+    auto next = at + key.size();
+    if (next < data.size() && data[next] != '"') return true;
+  }
+  return false;
+}
+
+bool chunk_has_content(const api::ChatChunk& c) {
+  return !c.content.empty() || !c.tool_calls.empty() || !c.reasoning.empty() || !c.refusal.empty();
+}
 
 class WorkerHandler {
  public:
   WorkerHandler(Gateway& gw, net::io_context& ioc, int worker)
-      : gw_(gw), ioc_(ioc), client_(ioc), log_(gw.access_log().make_shard()) {
+      : gw_(gw),
+        ioc_(ioc),
+        client_(ioc),
+        log_(gw.access_log().make_shard()),
+        rng_(seed_for(worker)) {
     std::random_device rd;
     char buf[16];
     std::snprintf(buf, sizeof buf, "%08x%02x", rd(), worker & 0xff);
@@ -128,6 +202,7 @@ class WorkerHandler {
     if (v != version_ || !snap_) {
       snap_ = gw_.snapshot();
       version_ = v;
+      locals_.clear();  // the balancer's memory belongs to the old snapshot's aliases
     }
     return *snap_;
   }
@@ -155,15 +230,44 @@ class WorkerHandler {
     log_.write(rec);
   }
 
+  // The pools an alias routes over (itself, then its fallbacks), with this worker's memory.
+  void route_of(const Alias& alias, const std::vector<const Alias*>& extra,
+                std::vector<const Alias*>& aliases, std::vector<const routing::Pool*>& pools,
+                std::vector<routing::LocalState*>& locals) {
+    aliases.clear();
+    pools.clear();
+    locals.clear();
+    aliases.push_back(&alias);
+    for (const auto* f : extra) aliases.push_back(f);
+    for (const auto* a : aliases) {
+      pools.push_back(&a->pool);
+      locals.push_back(&locals_[a]);
+    }
+  }
+
   Task<void> proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Clock::time_point t0);
-  Task<core::Result<Attempt>> attempt(const ClientRequest& creq, bool stream);
-  Task<Outcome> passthrough(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
-                            AccessRecord& rec, Clock::time_point t0, Error& failure,
-                            std::optional<Attempt>& last_answer);
-  Task<Outcome> translated(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
-                           AccessRecord& rec, Clock::time_point t0, Error& failure);
+  Task<void> admin_deployments(Exchange& ex, AccessRecord& rec, Clock::time_point t0);
+  // One attempt at `t` (hedged when the alias says so): its outcome.
+  Task<Outcome> try_target(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
+                           const Alias& head, routing::Plan& plan,
+                           const std::vector<const Alias*>& aliases, AccessRecord& rec,
+                           Clock::time_point t0, Error& failure,
+                           std::optional<Attempt>& last_answer);
+  // The upstream request for `t`; nullopt when this deployment cannot take it (`failure` set)
+  // or the request itself is bad (`reject` set: answer the client).
+  std::optional<ClientRequest> prepare(Endpoint ep, Inbound& in, const Target& t, AccessRecord& rec,
+                                       Error& failure, std::optional<Error>& reject);
+  Task<core::Result<Attempt>> attempt(const ClientRequest& creq, bool stream, const Target& t,
+                                      Clock::time_point start);
+  static Task<void> run_leg(WorkerHandler* self, std::shared_ptr<Race> race, std::size_t i,
+                            bool stream);
+  Task<Outcome> conclude(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
+                         core::Result<Attempt> res, AccessRecord& rec, Clock::time_point t0,
+                         Error& failure, std::optional<Attempt>& last_answer);
   Task<Outcome> relay_translated_stream(Exchange& ex, Attempt& a, const Target& t, Inbound& in,
                                         AccessRecord& rec, Clock::time_point t0, Error& failure);
+  Task<Outcome> relay_stream(Exchange& ex, Attempt& a, const Target& t, bool client_wants_usage,
+                             AccessRecord& rec, Clock::time_point t0, Error& failure);
   Task<void> respond_error(Exchange& ex, const Error& e, const Target* t, AccessRecord& rec,
                            Clock::time_point t0) {
     auto res = error_response(e);
@@ -195,17 +299,35 @@ class WorkerHandler {
     rec.provider = t.provider;
     rec.deployment = t.id;
   }
+  // The attempt at `t` is the one whose answer the client gets (hedging may have started others).
+  void answer_from(const Target& t, AccessRecord& rec) {
+    rec.provider = t.provider;
+    rec.deployment = t.id;
+  }
+  void note_try(AccessRecord& rec, const Target& t, int status, double ms, std::string error) {
+    rec.tries.push_back({t.id, status, ms, std::move(error)});
+  }
+  // The deployment answered (even if it refused the request): it works.
+  void attempt_ok(const Target& t, AccessRecord& rec, const Attempt& a) {
+    t.state->on_success(steady_ms(), a.ms);
+    note_try(rec, t, static_cast<int>(a.status), a.ms, {});
+  }
   // Records a failed attempt; `failure` is what the next deployment's failure replaces.
-  void attempt_failed(const Target& t, AccessRecord& rec, Error& failure, Error e) {
+  void attempt_failed(const Target& t, AccessRecord& rec, Error& failure, Error e, double ms = 0) {
     failure = std::move(e);
     if (failure.upstream_status == 0 && failure.message.find("provider '") == std::string::npos) {
       failure.message = "provider '" + t.provider + "': " + failure.message;
     }
-    t.health->record(false, steady_ms());
+    // Rate limits cool the deployment down for its Retry-After (1 s when it gave none) instead
+    // of counting toward its breaker: it is up, only busy.
+    const bool limited = failure.kind == ErrorKind::rate_limit;
+    const std::int64_t cooldown = failure.retry_after_s
+                                      ? static_cast<std::int64_t>(*failure.retry_after_s) * 1000
+                                      : (limited ? 1000 : 0);
     rec.error = std::string(core::kind_name(failure.kind)) + ": " + failure.message;
+    t.state->on_failure(steady_ms(), t.breaker, !limited, cooldown, rec.error);
+    note_try(rec, t, failure.upstream_status, ms, rec.error);
   }
-  Task<bool> relay_stream(Exchange& ex, Attempt& a, const Target& t, bool client_wants_usage,
-                          AccessRecord& rec, Clock::time_point t0, Error& failure);
   static Task<void> drain_upstream(std::unique_ptr<ClientResponse> response) {
     for (;;) {
       auto piece = co_await response->read_some();
@@ -218,6 +340,19 @@ class WorkerHandler {
     h.set("x-stratus-deployment", t.id);
     h.set("x-stratus-attempts", std::to_string(rec.attempts));
   }
+  // Until the first content, reads wait at most what is left of the first-token time.
+  static void arm_first_token(ClientResponse& up, const Target& t, Clock::time_point start) {
+    if (t.first_token_ms <= 0) return;
+    auto left = t.first_token_ms - static_cast<int>(ms_since(start));
+    up.set_read_timeout(std::max(1, std::min(left, t.timeouts.idle_ms)), "first token");
+  }
+  static void disarm_first_token(ClientResponse& up, const Target& t) {
+    if (t.first_token_ms > 0) up.set_read_timeout(t.timeouts.idle_ms);
+  }
+  Task<void> sleep_ms(int ms) {
+    net::steady_timer timer(ioc_, std::chrono::milliseconds(ms));
+    co_await timer.async_wait(use_tuple);
+  }
 
   Gateway& gw_;
   net::io_context& ioc_;
@@ -227,6 +362,8 @@ class WorkerHandler {
   std::uint64_t version_ = 0;
   std::string id_prefix_;
   std::uint64_t seq_ = 0;
+  routing::Rng rng_;
+  std::unordered_map<const Alias*, routing::LocalState> locals_;
 };
 
 Task<void> WorkerHandler::operator()(Exchange& ex) {
@@ -245,10 +382,7 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
     auto now = steady_ms();
     std::string bad;
     for (auto& name : snap.alias_names) {
-      auto& alias = snap.aliases.at(name);
-      bool any = std::any_of(alias.targets.begin(), alias.targets.end(),
-                             [&](const Target& t) { return !t.health->known_bad(now); });
-      if (!any) bad += (bad.empty() ? "" : ", ") + name;
+      if (!snap.aliases.at(name).ready(now)) bad += (bad.empty() ? "" : ", ") + name;
     }
     co_await ex.send(readiness_response(bad));
     co_return;
@@ -279,14 +413,15 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
   if (path == "/v1/models") {
     co_return co_await respond(ex, json_response(200, snapshot().models_json), rec, t0);
   }
+  if (path.starts_with("/admin/") && !ex.peer_is_loopback()) {
+    co_return co_await respond(
+        ex,
+        error_response(
+            Error::make(ErrorKind::permission, "admin endpoints answer loopback clients only")),
+        rec, t0);
+  }
+  if (path == "/admin/deployments") co_return co_await admin_deployments(ex, rec, t0);
   if (path == "/admin/reload") {
-    if (!ex.peer_is_loopback()) {
-      co_return co_await respond(
-          ex,
-          error_response(
-              Error::make(ErrorKind::permission, "admin endpoints answer loopback clients only")),
-          rec, t0);
-    }
     auto r = gw_.reload();
     if (!r) {
       co_return co_await respond(ex,
@@ -299,7 +434,13 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
   co_await proxy(ex, path == "/v1/embeddings" ? Endpoint::embeddings : Endpoint::chat, rec, t0);
 }
 
-Task<core::Result<Attempt>> WorkerHandler::attempt(const ClientRequest& creq, bool stream) {
+Task<void> WorkerHandler::admin_deployments(Exchange& ex, AccessRecord& rec, Clock::time_point t0) {
+  auto snap = snapshot_ptr();
+  co_await respond(ex, json_response(200, deployments_json(*snap, steady_ms())), rec, t0);
+}
+
+Task<core::Result<Attempt>> WorkerHandler::attempt(const ClientRequest& creq, bool stream,
+                                                   const Target& t, Clock::time_point start) {
   auto res = co_await client_.send(creq);
   if (!res) co_return std::unexpected(res.error());
   Attempt a;
@@ -309,12 +450,19 @@ Task<core::Result<Attempt>> WorkerHandler::attempt(const ClientRequest& creq, bo
   a.error_type = (*res)->header("x-amzn-errortype");
   a.token_count = (*res)->header("x-amzn-bedrock-input-token-count");
   if (stream && a.status == 200) {
+    // A stream's first byte is its first body bytes, not its head.
+    arm_first_token(**res, t, start);
+    auto first = co_await (*res)->read_some();
+    if (!first) co_return std::unexpected(first.error());
+    a.first_piece.emplace(*first);
     a.response = std::move(*res);
+    a.ms = ms_since(start);
     co_return a;
   }
   auto body = co_await (*res)->read_all();
   if (!body) co_return std::unexpected(body.error());
   a.body = std::move(*body);
+  a.ms = ms_since(start);
   co_return a;
 }
 
@@ -329,6 +477,7 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
     in.chat = std::move(*parsed);
     model = in.chat.model;
     rec.stream = in.chat.stream;
+    in.stream = in.chat.stream;
   } else {
     auto parsed = api::parse_embeddings_request(req.body());
     if (!parsed) co_return co_await respond(ex, error_response(parsed.error()), rec, t0);
@@ -351,25 +500,61 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
   Error failure = Error::make(ErrorKind::unavailable, "model `" + model + "` has no deployments");
   std::optional<Attempt> last_answer;  // the last failed pass-through answer, relayed if final
   const Target* last_target = nullptr;
+  std::vector<const Alias*> aliases;
+  std::vector<const routing::Pool*> pools;
+  std::vector<routing::LocalState*> locals;
+  route_of(*alias, alias->fallbacks, aliases, pools, locals);
+  routing::Plan plan(pools, locals, rng_);
+  in.escalate = !alias->context_fallbacks.empty();
   ex.watch_client();  // a client that leaves cancels whatever upstream work is in flight
-  for (const Target& t : alias->targets) {
-    start_attempt(t, rec);
+  while (auto pick = plan.next(steady_ms())) {
+    if (pick->backoff_ms > 0) {
+      co_await sleep_ms(pick->backoff_ms);
+      if (ex.client_left()) {
+        client_left(rec, t0, "client closed the connection");
+        co_return;
+      }
+    }
+    const Target& t = aliases[pick->pool]->targets[pick->member];
     last_target = &t;
-    if (!t.adapter) {
-      attempt_failed(t, rec, failure,
-                     Error::make(ErrorKind::unavailable, "provider type '" + t.deployment.type +
-                                                             "' is not available in this build"));
+    Outcome o =
+        co_await try_target(ex, ep, in, t, *alias, plan, aliases, rec, t0, failure, last_answer);
+    if (o == Outcome::answered) co_return;
+    if (o == Outcome::context_length) {
+      // Too long for this model: the larger ones take over (the attempt count carries on).
+      in.escalate = false;
+      const Alias& first = *alias->context_fallbacks.front();
+      std::vector<const Alias*> rest(alias->context_fallbacks.begin() + 1,
+                                     alias->context_fallbacks.end());
+      route_of(first, rest, aliases, pools, locals);
+      plan.switch_to(pools, locals);
+      last_answer.reset();
       continue;
     }
-    t.health->in_flight.fetch_add(1, std::memory_order_relaxed);
-    Outcome o = t.passthrough ? co_await passthrough(ex, ep, in, t, rec, t0, failure, last_answer)
-                              : co_await translated(ex, ep, in, t, rec, t0, failure);
-    t.health->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    if (o == Outcome::answered) co_return;
     if (!t.passthrough) last_answer.reset();
   }
+  if (plan.stop() == routing::Plan::Stop::unavailable) {
+    // No deployment could be tried: every breaker is open or every one asked us to wait.
+    auto wait_s = std::max<std::int64_t>(1, (plan.back_at_ms() - steady_ms() + 999) / 1000);
+    Error e =
+        plan.cooling()
+            ? Error::make(ErrorKind::rate_limit,
+                          "Every deployment of model `" + model +
+                              "` is rate limited; retry after " + std::to_string(wait_s) + " s",
+                          "", "rate_limit_exceeded")
+            : Error::make(ErrorKind::unavailable,
+                          "Every deployment of model `" + model +
+                              "` is unavailable (circuit breakers open); retry after " +
+                              std::to_string(wait_s) + " s");
+    e.retry_after_s = static_cast<int>(wait_s);
+    auto res = error_response(e);
+    res.set("x-stratus-attempts", "0");
+    rec.error = std::string(core::kind_name(e.kind)) + ": " + e.message;
+    co_return co_await respond(ex, std::move(res), rec, t0);
+  }
+  if (plan.stop() == routing::Plan::Stop::budget) failure.message += " (retry budget exhausted)";
   // Every deployment failed. A pass-through provider's own rate-limit answer is relayed as is.
-  if (last_answer && failure.kind == ErrorKind::rate_limit &&
+  if (last_answer && failure.kind == ErrorKind::rate_limit && last_target &&
       last_target->deployment.type == "openai") {
     StringResponse out{static_cast<bhttp::status>(last_answer->status), 11};
     out.set(bhttp::field::content_type,
@@ -384,77 +569,36 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
                          t0);
 }
 
-Task<Outcome> WorkerHandler::passthrough(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
-                                         AccessRecord& rec, Clock::time_point t0, Error& failure,
-                                         std::optional<Attempt>& last_answer) {
+std::optional<ClientRequest> WorkerHandler::prepare(Endpoint ep, Inbound& in, const Target& t,
+                                                    AccessRecord& rec, Error& failure,
+                                                    std::optional<Error>& reject) {
   ClientRequest creq;
-  creq.url = ep == Endpoint::chat ? t.chat_url : t.embeddings_url;
-  creq.shared_headers = &t.headers;  // the snapshot outlives the attempt
-  creq.headers.emplace_back("x-request-id", rec.request_id);
-  creq.body = ep == Endpoint::chat ? api::upstream_chat_body(in.chat, t.model)
-                                   : api::upstream_embeddings_body(in.emb, t.model);
   creq.timeouts = {t.timeouts.connect_ms, t.timeouts.first_byte_ms, t.timeouts.idle_ms,
                    t.timeouts.total_ms};
   creq.ca_file = t.ca_file;
   creq.max_connections = t.max_connections;
-
-  auto res = co_await attempt(creq, ep == Endpoint::chat && in.chat.stream);
-  if (ex.client_left()) co_return client_left(rec, t0, "client closed the connection");
-  if (!res) {
-    attempt_failed(t, rec, failure, res.error());
-    co_return Outcome::failed;  // the next deployment may answer
+  if (t.passthrough) {
+    creq.url = ep == Endpoint::chat ? t.chat_url : t.embeddings_url;
+    creq.shared_headers = &t.headers;  // the snapshot outlives the attempt
+    creq.headers.emplace_back("x-request-id", rec.request_id);
+    creq.body = ep == Endpoint::chat ? api::upstream_chat_body(in.chat, t.model)
+                                     : api::upstream_embeddings_body(in.emb, t.model);
+    return creq;
   }
-  Attempt& a = *res;
-  if (a.status / 100 != 2) {
-    auto e = t.adapter->decode_error(a.upstream(), t.deployment);
-    if (e.retryable) {
-      attempt_failed(t, rec, failure, std::move(e));
-      last_answer = std::move(a);
-      co_return Outcome::failed;
-    }
-    t.health->record(true, steady_ms());  // the provider works; the request was refused
-    if (t.deployment.type != "openai") {
-      co_await respond_error(ex, e, &t, rec, t0);  // e.g. Azure's content filter, normalized
-      co_return Outcome::answered;
-    }
-  } else {
-    t.health->record(true, steady_ms());
-  }
-  if (a.response) {
-    if (co_await relay_stream(ex, a, t, in.chat.include_usage, rec, t0, failure)) {
-      co_return Outcome::answered;
-    }
-    attempt_failed(t, rec, failure, failure);
-    co_return Outcome::failed;
-  }
-  rec.error.clear();
-  StringResponse out{static_cast<bhttp::status>(a.status), 11};
-  out.set(bhttp::field::content_type, a.content_type.empty() ? "application/json" : a.content_type);
-  if (!a.retry_after.empty()) out.set(bhttp::field::retry_after, a.retry_after);
-  add_route_headers(out, t, rec);
-  if (a.status == 200) rec.usage = api::usage_of_text(a.body);
-  out.body() = std::move(a.body);
-  rec.ttfb_ms = ms_since(t0);
-  co_await respond(ex, std::move(out), rec, t0);
-  co_return Outcome::answered;
-}
-
-Task<Outcome> WorkerHandler::translated(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
-                                        AccessRecord& rec, Clock::time_point t0, Error& failure) {
   // The IR is built once, for the first translated deployment.
   if (ep == Endpoint::chat && !in.chat_ir) {
     auto ir = api::parse_chat(in.chat.body);
     if (!ir) {
-      co_await respond_error(ex, ir.error(), nullptr, rec, t0);
-      co_return Outcome::answered;
+      reject = ir.error();
+      return std::nullopt;
     }
     in.chat_ir = std::move(*ir);
   }
   if (ep == Endpoint::embeddings && !in.emb_ir) {
     auto ir = api::parse_embeddings(in.emb.body);
     if (!ir) {
-      co_await respond_error(ex, ir.error(), nullptr, rec, t0);
-      co_return Outcome::answered;
+      reject = ir.error();
+      return std::nullopt;
     }
     in.emb_ir = std::move(*ir);
   }
@@ -465,14 +609,13 @@ Task<Outcome> WorkerHandler::translated(Exchange& ex, Endpoint ep, Inbound& in, 
     // This provider cannot take this request (e.g. no JSON schema support): another may.
     failure = encoded.error();
     rec.error = std::string(core::kind_name(failure.kind)) + ": " + failure.message;
-    co_return Outcome::failed;
+    note_try(rec, t, 0, 0, rec.error);
+    return std::nullopt;
   }
   core::UpstreamRequest& up = *encoded;
   for (auto& h : t.extra_headers) up.headers.push_back(h);
   up.headers.emplace_back("x-request-id", rec.request_id);
   auth::sign(up, t.credentials, std::chrono::system_clock::now());
-
-  ClientRequest creq;
   creq.method = bhttp::string_to_verb(up.method);
   creq.url = std::move(up.url);
   creq.headers.reserve(up.headers.size());
@@ -480,37 +623,174 @@ Task<Outcome> WorkerHandler::translated(Exchange& ex, Endpoint ep, Inbound& in, 
     if (h.first != "host") creq.headers.push_back(std::move(h));  // the client writes Host
   }
   creq.body = std::move(up.body);
-  creq.timeouts = {t.timeouts.connect_ms, t.timeouts.first_byte_ms, t.timeouts.idle_ms,
-                   t.timeouts.total_ms};
-  creq.ca_file = t.ca_file;
-  creq.max_connections = t.max_connections;
+  return creq;
+}
 
-  bool stream = ep == Endpoint::chat && in.chat_ir->stream;
-  auto res = co_await attempt(creq, stream);
+Task<void> WorkerHandler::run_leg(WorkerHandler* self, std::shared_ptr<Race> race, std::size_t i,
+                                  bool stream) {
+  co_await net::this_coro::throw_if_cancelled(false);
+  Leg& leg = race->legs[i];
+  {
+    InFlight counted(*leg.target->state);
+    leg.result = co_await self->attempt(leg.request, stream, *leg.target, leg.start);
+  }
+  race->wake.cancel();
+}
+
+Task<Outcome> WorkerHandler::try_target(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
+                                        const Alias& head, routing::Plan& plan,
+                                        const std::vector<const Alias*>& aliases, AccessRecord& rec,
+                                        Clock::time_point t0, Error& failure,
+                                        std::optional<Attempt>& last_answer) {
+  start_attempt(t, rec);
+  if (!t.adapter) {
+    attempt_failed(t, rec, failure,
+                   Error::make(ErrorKind::unavailable, "provider type '" + t.deployment.type +
+                                                           "' is not available in this build"));
+    co_return Outcome::failed;
+  }
+  std::optional<Error> reject;
+  auto creq = prepare(ep, in, t, rec, failure, reject);
+  if (reject) {
+    co_await respond_error(ex, *reject, nullptr, rec, t0);
+    co_return Outcome::answered;
+  }
+  if (!creq) co_return Outcome::failed;
+  const bool stream = in.stream;
+  if (head.hedge_after_ms <= 0) {
+    auto start = Clock::now();
+    std::optional<core::Result<Attempt>> res;
+    {
+      InFlight counted(*t.state);
+      res.emplace(co_await attempt(*creq, stream, t, start));
+    }
+    co_return co_await conclude(ex, ep, in, t, std::move(*res), rec, t0, failure, last_answer);
+  }
+
+  // Hedging: when the first attempt has no byte after hedge_after_ms, a second one goes to
+  // another deployment; the first to answer wins and the other is cancelled (and not billed).
+  auto race = std::make_shared<Race>(ioc_);
+  auto launch = [&](const Target& target, ClientRequest request) {
+    auto& leg = race->legs.emplace_back();
+    leg.target = &target;
+    leg.request = std::move(request);
+    leg.start = Clock::now();
+    net::co_spawn(ioc_, run_leg(this, race, race->legs.size() - 1, stream),
+                  net::bind_cancellation_slot(leg.cancel.slot(), net::detached));
+  };
+  launch(t, std::move(*creq));
+  // A leg that ended without an answer the client can have: another leg may still give one.
+  auto failed = [](const Leg& leg) {
+    const auto& r = *leg.result;
+    if (!r) return true;
+    if (r->status / 100 == 2) return false;
+    return leg.target->adapter->decode_error(r->upstream(), leg.target->deployment).retryable;
+  };
+  bool hedged = false;
+  std::vector<bool> settled;
+  for (;;) {
+    settled.resize(race->legs.size(), false);
+    std::optional<std::size_t> done;
+    for (std::size_t i = 0; i < race->legs.size() && !done; ++i) {
+      if (!settled[i] && race->legs[i].result) done = i;
+    }
+    if (!done) {
+      race->wake.expires_after(hedged ? std::chrono::milliseconds(24 * 3600 * 1000)
+                                      : std::chrono::milliseconds(head.hedge_after_ms));
+      auto [ec] = co_await race->wake.async_wait(use_tuple);
+      if (ex.client_left()) {
+        for (auto& leg : race->legs) leg.cancel.emit(net::cancellation_type::terminal);
+        co_return client_left(rec, t0, "client closed the connection");
+      }
+      if (ec || hedged) continue;  // a leg finished (it cancelled the wait)
+      // The hedge delay passed with no byte: a second attempt goes elsewhere.
+      hedged = true;
+      auto pick = plan.next(steady_ms());
+      if (!pick || pick->backoff_ms > 0) continue;
+      const Target& second = aliases[pick->pool]->targets[pick->member];
+      if (&second == &t || !second.adapter) continue;
+      start_attempt(second, rec);
+      std::optional<Error> bad;
+      if (auto creq2 = prepare(ep, in, second, rec, failure, bad)) {
+        launch(second, std::move(*creq2));
+      }
+      continue;
+    }
+    Leg& leg = race->legs[*done];
+    bool others_running = false;
+    for (std::size_t i = 0; i < race->legs.size(); ++i) {
+      if (i != *done && !settled[i] && !race->legs[i].result) others_running = true;
+    }
+    if (others_running && failed(leg)) {
+      settled[*done] = true;
+      const auto& r = *leg.result;
+      attempt_failed(
+          *leg.target, rec, failure,
+          r ? leg.target->adapter->decode_error(r->upstream(), leg.target->deployment) : r.error(),
+          ms_since(leg.start));
+      continue;
+    }
+    for (std::size_t i = 0; i < race->legs.size(); ++i) {
+      if (i == *done || settled[i]) continue;
+      auto& loser = race->legs[i];
+      loser.cancel.emit(net::cancellation_type::terminal);
+      loser.result.reset();  // an answer it got already is dropped (its connection closed)
+      note_try(rec, *loser.target, 0, ms_since(loser.start), "hedge lost");
+    }
+    answer_from(*leg.target, rec);
+    co_return co_await conclude(ex, ep, in, *leg.target, std::move(*leg.result), rec, t0, failure,
+                                last_answer);
+  }
+}
+
+Task<Outcome> WorkerHandler::conclude(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
+                                      core::Result<Attempt> res, AccessRecord& rec,
+                                      Clock::time_point t0, Error& failure,
+                                      std::optional<Attempt>& last_answer) {
   if (ex.client_left()) co_return client_left(rec, t0, "client closed the connection");
   if (!res) {
     attempt_failed(t, rec, failure, res.error());
-    co_return Outcome::failed;
+    co_return Outcome::failed;  // the next deployment may answer
   }
+  InFlight counted(*t.state);
   Attempt& a = *res;
   if (a.status / 100 != 2) {
     auto e = t.adapter->decode_error(a.upstream(), t.deployment);
     if (e.retryable) {
-      attempt_failed(t, rec, failure, std::move(e));
+      attempt_failed(t, rec, failure, std::move(e), a.ms);
+      if (t.passthrough) last_answer = std::move(a);
       co_return Outcome::failed;
     }
-    t.health->record(true, steady_ms());
-    co_await respond_error(ex, e, &t, rec, t0);
-    co_return Outcome::answered;
+    attempt_ok(t, rec, a);  // the provider works; it refused this request
+    if (e.kind == ErrorKind::context_length && in.escalate) {
+      failure = std::move(e);
+      co_return Outcome::context_length;
+    }
+    if (!t.passthrough || t.deployment.type != "openai") {
+      co_await respond_error(ex, e, &t, rec, t0);  // normalized to OpenAI's shape
+      co_return Outcome::answered;
+    }
+    // An OpenAI-compatible provider's own error answer is relayed as is, below.
+  } else if (!a.response) {
+    attempt_ok(t, rec, a);
   }
-  if (a.response) co_return co_await relay_translated_stream(ex, a, t, in, rec, t0, failure);
-
+  if (a.response) {
+    // (No conditional expression around co_await: GCC 12 miscompiles it.)
+    if (t.passthrough) {
+      co_return co_await relay_stream(ex, a, t, in.chat.include_usage, rec, t0, failure);
+    }
+    co_return co_await relay_translated_stream(ex, a, t, in, rec, t0, failure);
+  }
   std::string body;
   std::optional<api::Usage> usage;
-  if (ep == Endpoint::chat) {
+  if (t.passthrough) {
+    if (a.status == 200) usage = api::usage_of_text(a.body);
+    body = std::move(a.body);
+  } else if (ep == Endpoint::chat) {
+    providers::CallContext ctx{.request_id = rec.request_id};
     auto decoded = t.adapter->decode_chat(a.upstream(), t.deployment, ctx);
     if (!decoded) {
-      attempt_failed(t, rec, failure, decoded.error());
+      attempt_failed(t, rec, failure, decoded.error(), a.ms);
       co_return Outcome::failed;
     }
     usage = decoded->usage;
@@ -520,7 +800,7 @@ Task<Outcome> WorkerHandler::translated(Exchange& ex, Endpoint ep, Inbound& in, 
   } else {
     auto decoded = t.adapter->decode_embeddings(a.upstream(), t.deployment);
     if (!decoded) {
-      attempt_failed(t, rec, failure, decoded.error());
+      attempt_failed(t, rec, failure, decoded.error(), a.ms);
       co_return Outcome::failed;
     }
     usage = decoded->usage;
@@ -533,19 +813,24 @@ Task<Outcome> WorkerHandler::translated(Exchange& ex, Endpoint ep, Inbound& in, 
     }
     body = api::openai_embeddings_json(*decoded, *in.emb_ir, t.model);
   }
-  t.health->record(true, steady_ms());
   rec.error.clear();
   rec.usage = usage;
-  auto out = json_response(200, std::move(body));
+  StringResponse out{static_cast<bhttp::status>(a.status), 11};
+  out.set(bhttp::field::content_type, t.passthrough && !a.content_type.empty()
+                                          ? std::string_view(a.content_type)
+                                          : std::string_view("application/json"));
+  if (!a.retry_after.empty()) out.set(bhttp::field::retry_after, a.retry_after);
   add_route_headers(out, t, rec);
+  out.body() = std::move(body);
   rec.ttfb_ms = ms_since(t0);
   co_await respond(ex, std::move(out), rec, t0);
   co_return Outcome::answered;
 }
 
 // Decodes a provider's native stream into IR chunks and re-encodes them as OpenAI SSE, one
-// write per upstream read. Before the first byte reaches the client a failure lets the next
-// deployment try; after it, the stream ends with an OpenAI-shaped error event.
+// write per upstream read. Until the first content chunk nothing reaches the client, so a
+// failure (or the first-token timeout) lets the next deployment try; after it, the stream ends
+// with an OpenAI-shaped error event.
 Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, const Target& t,
                                                      Inbound& in, AccessRecord& rec,
                                                      Clock::time_point t0, Error& failure) {
@@ -557,11 +842,19 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
   std::vector<api::ChatChunk> chunks;
   std::string out;
   bool started = false;
+  bool content = false;
   std::optional<Error> error;
   bool ended = false;
   auto& up = *a.response;
+  const auto start = Clock::now() - std::chrono::microseconds(static_cast<long>(a.ms * 1000));
   while (!ended) {
-    auto piece = co_await up.read_some();
+    core::Result<std::string_view> piece = std::string_view{};
+    if (a.first_piece) {
+      piece = std::string_view(*a.first_piece);
+    } else {
+      if (!content) arm_first_token(up, t, start);
+      piece = co_await up.read_some();
+    }
     if (ex.client_left()) co_return client_left(rec, t0, "client closed the stream");
     if (!piece) {
       error = piece.error();
@@ -580,22 +873,28 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
         ended = true;
       }
     }
+    a.first_piece.reset();
     if (!fed) error = fed.error();
-    out.clear();
     for (auto& c : chunks) {
       if (c.usage) rec.usage = c.usage;
+      content |= chunk_has_content(c);
       bool usage_only = c.usage && !c.role && c.content.empty() && c.tool_calls.empty() &&
                         !c.finish_reason && c.refusal.empty() && c.reasoning.empty();
       if (usage_only && !wants_usage) continue;
       api::append_openai_chunk_event(out, c, meta);
     }
     if (ended && !error) out += "data: [DONE]\n\n";
-    if (!out.empty()) {
+    if (!started && !content && !ended) continue;  // hold the role chunk until content comes
+    if (content) disarm_first_token(up, t);
+    if (!out.empty() && !error) {
       if (!started) {
         if (!co_await start_stream(ex, t, rec, t0)) break;
         started = true;
+        t.state->on_success(steady_ms(), a.ms);
+        note_try(rec, t, 200, a.ms, {});
       }
-      if (!co_await ex.write_chunk(out, ended && !error)) break;
+      if (!co_await ex.write_chunk(out, ended)) break;
+      out.clear();
     }
     if (error) break;
   }
@@ -609,13 +908,13 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
                                                            "' ended the stream before any event");
     if (!e.retryable && e.upstream_status != 0) {
       // The provider refused the request inside the stream (e.g. a validation error event).
+      t.state->on_success(steady_ms(), a.ms);
       co_await respond_error(ex, e, &t, rec, t0);
       co_return Outcome::answered;
     }
-    attempt_failed(t, rec, failure, std::move(e));
+    attempt_failed(t, rec, failure, std::move(e), a.ms);
     co_return Outcome::failed;
   }
-  t.health->record(!error, steady_ms());
   if (ex.broken()) {
     rec.status = 499;
     rec.error = "client closed the stream";
@@ -624,33 +923,38 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
         error ? *error
               : Error::make(ErrorKind::upstream, "provider '" + t.provider + "' stream broke off");
     rec.error = std::string(core::kind_name(e.kind)) + ": " + e.message;
+    if (!out.empty()) co_await ex.write_chunk(out, false);
     co_await ex.write_chunk(api::sse_error_event(e), true);
   }  // else: the chunk with [DONE] ended the body
   finish(rec, t0);
   co_return Outcome::answered;
 }
 
-// Relays an upstream event stream event by event. Returns false, with `failure` set, when the
-// upstream failed before anything reached the client: then another deployment may be tried.
-Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t,
-                                       bool client_wants_usage, AccessRecord& rec,
-                                       Clock::time_point t0, Error& failure) {
+// Relays an upstream event stream event by event. Until the first content event nothing
+// reaches the client: a failure before it (or the first-token timeout) lets another
+// deployment try.
+Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t,
+                                          bool client_wants_usage, AccessRecord& rec,
+                                          Clock::time_point t0, Error& failure) {
   codec::SseReader reader;
   std::vector<codec::SseEvent> events;
   std::string out;
   bool started = false;
+  bool content = false;
   bool saw_done = false;
   const bool azure = t.deployment.type == "azure";
   std::optional<Error> error;
   auto& up = *a.response;
+  const auto start = Clock::now() - std::chrono::microseconds(static_cast<long>(a.ms * 1000));
   for (;;) {
-    auto piece = co_await up.read_some();
-    if (ex.client_left()) {
-      rec.status = 499;
-      rec.error = "client closed the stream";
-      finish(rec, t0);
-      co_return true;
+    core::Result<std::string_view> piece = std::string_view{};
+    if (a.first_piece) {
+      piece = std::string_view(*a.first_piece);
+    } else {
+      if (!content) arm_first_token(up, t, start);
+      piece = co_await up.read_some();
     }
+    if (ex.client_left()) co_return client_left(rec, t0, "client closed the stream");
     if (!piece) {
       error = piece.error();
       break;
@@ -658,7 +962,7 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
     if (piece->empty()) break;
     events.clear();
     reader.feed(*piece, events);
-    out.clear();
+    a.first_piece.reset();
     for (auto& e : events) {
       if (e.data == "[DONE]") {
         saw_done = true;
@@ -672,15 +976,22 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
       } else if (azure && e.data.find("\"choices\":[]") != std::string::npos) {
         continue;  // Azure's prompt_filter_results chunk: clients that read choices[0] choke on it
       }
+      if (!content && has_content(e.data)) {
+        content = true;
+        disarm_first_token(up, t);
+      }
       out += e.raw;
     }
-    if (out.empty()) continue;
+    if (out.empty() || (!started && !content && !saw_done)) continue;
     if (!started) {
       if (!co_await start_stream(ex, t, rec, t0)) break;
       started = true;
+      t.state->on_success(steady_ms(), a.ms);
+      note_try(rec, t, 200, a.ms, {});
     }
     // At [DONE] the client has all it needs: end its body in the same write.
     if (!co_await ex.write_chunk(out, saw_done)) break;
+    out.clear();
     if (saw_done) break;
   }
   if (saw_done && !up.done()) {
@@ -688,10 +999,13 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
     net::co_spawn(ioc_, drain_upstream(std::move(a.response)), net::detached);
   }
   if (!started) {
-    failure = error ? *error
-                    : Error::make(ErrorKind::upstream, "provider '" + t.provider +
-                                                           "' ended the stream before any event");
-    co_return false;
+    attempt_failed(
+        t, rec, failure,
+        error ? *error
+              : Error::make(ErrorKind::upstream,
+                            "provider '" + t.provider + "' ended the stream before any content"),
+        a.ms);
+    co_return Outcome::failed;
   }
   if (ex.broken()) {
     rec.status = 499;
@@ -704,7 +1018,7 @@ Task<bool> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target& t
     co_await ex.write_chunk(api::sse_error_event(e), true);
   }  // else: the chunk with [DONE] ended the body
   finish(rec, t0);
-  co_return true;
+  co_return Outcome::answered;
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 // Builds the routing snapshot from a validated config.
 #include "gateway/snapshot.h"
 
+#include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 
 #include "api/openai.h"
@@ -14,20 +17,10 @@ std::int64_t steady_ms() {
       .count();
 }
 
-bool Health::known_bad(std::int64_t now_ms) const {
-  return consecutive_failures.load(std::memory_order_relaxed) >= 3 &&
-         now_ms - last_failure_ms.load(std::memory_order_relaxed) < 30000;
-}
-
-void Health::record(bool ok, std::int64_t now_ms) {
-  if (ok) {
-    if (consecutive_failures.load(std::memory_order_relaxed) != 0) {
-      consecutive_failures.store(0, std::memory_order_relaxed);
-    }
-    return;
-  }
-  consecutive_failures.fetch_add(1, std::memory_order_relaxed);
-  last_failure_ms.store(now_ms, std::memory_order_relaxed);
+bool Alias::ready(std::int64_t now_ms) const {
+  return std::any_of(targets.begin(), targets.end(), [&](const Target& t) {
+    return t.state->state() == routing::BreakerState::closed || t.state->available(now_ms);
+  });
 }
 
 namespace {
@@ -69,10 +62,12 @@ auth::Credentials credentials_of(const config::Provider& p) {
 
 std::shared_ptr<const Snapshot> build_snapshot(config::Config cfg, const Snapshot* previous) {
   auto snap = std::make_shared<Snapshot>();
-  std::unordered_map<std::string, std::shared_ptr<Health>> old_health;
+  std::unordered_map<std::string, std::shared_ptr<routing::DeploymentState>> states;
+  std::unordered_map<std::string, std::shared_ptr<routing::RetryBudget>> budgets;
   if (previous) {
     for (auto& [name, alias] : previous->aliases) {
-      for (auto& t : alias.targets) old_health.emplace(t.id, t.health);
+      for (auto& t : alias.targets) states.emplace(t.id, t.state);
+      budgets.emplace(name, alias.budget);
     }
   }
   for (auto& m : cfg.models) {
@@ -115,15 +110,44 @@ std::shared_ptr<const Snapshot> build_snapshot(config::Config cfg, const Snapsho
         for (auto& h : t.extra_headers) t.headers.push_back(h);
       }
       t.timeouts = p->timeouts;
+      const auto& mt = m.timeouts;
+      if (mt.connect_ms) t.timeouts.connect_ms = *mt.connect_ms;
+      if (mt.idle_ms) t.timeouts.idle_ms = *mt.idle_ms;
+      if (mt.total_ms) t.timeouts.total_ms = *mt.total_ms;
+      if (mt.first_token_ms) {
+        t.first_token_ms = *mt.first_token_ms;
+        t.timeouts.first_byte_ms = std::min(t.timeouts.first_byte_ms, *mt.first_token_ms);
+      }
+      t.breaker = m.breaker;
       t.ca_file = p->ca_file;
       t.max_connections = p->max_connections;
-      auto it = old_health.find(t.id);
-      t.health = it != old_health.end() ? it->second : std::make_shared<Health>();
-      old_health.emplace(t.id, t.health);  // two aliases on one deployment share its health
+      auto& state = states[t.id];  // two aliases on one deployment share its state
+      if (!state) state = std::make_shared<routing::DeploymentState>();
+      t.state = state;
+      alias.pool.members.push_back(
+          routing::Member{.state = state.get(),
+                          .priority = d.priority,
+                          .weight = d.weight,
+                          .price = d.price ? d.price->input + d.price->output : -1});
       alias.targets.push_back(std::move(t));
     }
+    alias.pool.strategy = m.strategy;
+    alias.pool.retry = m.retry;
+    alias.pool.breaker = m.breaker;
+    alias.hedge_after_ms = m.hedge_after_ms;
+    auto& budget = budgets[m.name];
+    if (!budget) budget = std::make_shared<routing::RetryBudget>();
+    alias.budget = budget;
+    alias.pool.budget = budget.get();
     snap->alias_names.push_back(m.name);
     snap->aliases.emplace(m.name, std::move(alias));
+  }
+  for (auto& m : cfg.models) {
+    auto& alias = snap->aliases.at(m.name);
+    for (auto& f : m.fallbacks) alias.fallbacks.push_back(snap->find(f));
+    for (auto& f : m.context_window_fallbacks) alias.context_fallbacks.push_back(snap->find(f));
+    std::erase(alias.fallbacks, nullptr);  // validated already; a Config built in code may not be
+    std::erase(alias.context_fallbacks, nullptr);
   }
   for (auto& n : snap->alias_names) {
     if (!snap->known_list.empty()) snap->known_list += ", ";
@@ -132,6 +156,48 @@ std::shared_ptr<const Snapshot> build_snapshot(config::Config cfg, const Snapsho
   snap->models_json = api::models_list(snap->alias_names, static_cast<long>(std::time(nullptr)));
   snap->config = std::move(cfg);
   return snap;
+}
+
+std::string deployments_json(const Snapshot& snap, std::int64_t now_ms) {
+  namespace json = boost::json;
+  json::array out;
+  std::unordered_map<const routing::DeploymentState*, std::size_t> seen;
+  for (const auto& name : snap.alias_names) {
+    const Alias& alias = snap.aliases.at(name);
+    for (const auto& t : alias.targets) {
+      const auto& s = *t.state;
+      if (auto it = seen.find(&s); it != seen.end()) {
+        out[it->second].as_object()["models"].as_array().emplace_back(name);
+        continue;
+      }
+      seen.emplace(&s, out.size());
+      json::object o;
+      o["id"] = t.id;
+      o["provider"] = t.provider;
+      o["model"] = t.model;
+      o["models"] = json::array{json::value(name)};
+      auto state = s.state();
+      if (state == routing::BreakerState::open && now_ms >= s.open_until_ms()) {
+        state = routing::BreakerState::half_open;  // the next request will probe it
+      }
+      o["state"] = routing::breaker_name(state);
+      o["available"] = s.available(now_ms);
+      o["in_flight"] = s.in_flight.load(std::memory_order_relaxed);
+      o["requests"] = s.requests();
+      o["failures"] = s.failures();
+      o["consecutive_failures"] = s.consecutive_failures();
+      o["opened"] = s.opened();
+      o["ewma_ttfb_ms"] = std::round(s.ewma_ms() * 1000) / 1000;
+      o["cooldown_ms"] = std::max<std::int64_t>(0, s.cooldown_until_ms() - now_ms);
+      o["open_ms"] = state == routing::BreakerState::open ? s.open_until_ms() - now_ms : 0;
+      const auto w = s.window().sum(now_ms, alias.pool.breaker.window_s);
+      o["window"] = json::object{
+          {"seconds", alias.pool.breaker.window_s}, {"requests", w.total}, {"failures", w.failed}};
+      o["last_error"] = s.last_error();
+      out.emplace_back(std::move(o));
+    }
+  }
+  return json::serialize(json::object{{"deployments", std::move(out)}});
 }
 
 }  // namespace stratus::gateway

@@ -14,18 +14,10 @@
 #include "auth/signer.h"
 #include "config/config.h"
 #include "providers/adapter.h"
+#include "routing/plan.h"
+#include "routing/state.h"
 
 namespace stratus::gateway {
-
-// Health of one deployment, shared by every worker; it outlives reloads.
-struct Health {
-  std::atomic<int> consecutive_failures{0};
-  std::atomic<std::int64_t> last_failure_ms{0};  // steady clock, ms
-  std::atomic<std::int64_t> in_flight{0};
-  // Known-bad: the last 3 attempts failed, the latest within the last 30 s.
-  bool known_bad(std::int64_t now_ms) const;
-  void record(bool ok, std::int64_t now_ms);
-};
 
 struct Target {
   std::string id;  // "provider/model", shown in x-stratus-deployment and the access log
@@ -44,15 +36,26 @@ struct Target {
   // headers.
   auth::Credentials credentials;
   std::vector<std::pair<std::string, std::string>> extra_headers;
-  config::Timeouts timeouts;
+  config::Timeouts timeouts;      // the provider's, with the model's overrides
+  int first_token_ms = 0;         // streams: until the first content chunk (0 = no such limit)
+  config::BreakerPolicy breaker;  // the alias's
   std::string ca_file;
   int max_connections = 512;
-  std::shared_ptr<Health> health;
+  // Breaker, in-flight count, latency: shared by every alias and worker that uses this
+  // deployment, and kept across reloads.
+  std::shared_ptr<routing::DeploymentState> state;
 };
 
 struct Alias {
   std::string name;
-  std::vector<Target> targets;  // tried in order
+  std::vector<Target> targets;  // config order
+  routing::Pool pool;           // the router's view: member i is targets[i]
+  std::vector<const Alias*> fallbacks;
+  std::vector<const Alias*> context_fallbacks;
+  int hedge_after_ms = 0;
+  std::shared_ptr<routing::RetryBudget> budget;  // kept across reloads
+  // Ready: some deployment's breaker lets requests through.
+  bool ready(std::int64_t now_ms) const;
 };
 
 struct Snapshot {
@@ -68,9 +71,13 @@ struct Snapshot {
   }
 };
 
-// Builds a snapshot, reusing the Health of deployments that `previous` already had.
+// Builds a snapshot, reusing the router state of deployments and aliases that `previous`
+// already had.
 std::shared_ptr<const Snapshot> build_snapshot(config::Config cfg, const Snapshot* previous);
 
 std::int64_t steady_ms();
+
+// GET /admin/deployments: every deployment's router state.
+std::string deployments_json(const Snapshot& snap, std::int64_t now_ms);
 
 }  // namespace stratus::gateway

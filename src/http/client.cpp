@@ -202,7 +202,7 @@ Task<Result<std::string_view>> ClientResponse::read_some() {
     });
     conn_->disarm();
     if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) co_return std::unexpected(transport_error(ec, "idle", deadline_, conn_->expired()));
+    if (ec) co_return std::unexpected(transport_error(ec, read_phase_, deadline_, conn_->expired()));
     std::size_t got = Connection::kBodyBuf - parser.get().body().size;
     if (got > 0) co_return std::string_view(conn_->body_buf(), got);
   }

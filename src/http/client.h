@@ -59,6 +59,12 @@ class ClientResponse {
   bool done() const;
   // Next piece of the body; an empty view once the body is complete.
   Task<core::Result<std::string_view>> read_some();
+  // Sets the timeout of the following reads (and what a timeout is called in its error), e.g.
+  // a first-token deadline before the idle timeout between chunks takes over.
+  void set_read_timeout(int ms, const char* phase = "idle") {
+    idle_ms_ = ms;
+    read_phase_ = phase;
+  }
   // The whole body, up to `limit` bytes.
   Task<core::Result<std::string>> read_all(std::size_t limit = 64 * 1024 * 1024);
 
@@ -67,6 +73,7 @@ class ClientResponse {
   std::unique_ptr<Connection> conn_;
   std::chrono::steady_clock::time_point deadline_;
   int idle_ms_;
+  const char* read_phase_ = "idle";
   bool abandoned_ = false;  // the caller gave up on the body: never pool the connection
 };
 

@@ -299,9 +299,11 @@ for (const p of PROVIDERS) {
 
     test('a stream that breaks off before its end is an error, never a silent success', async () => {
       for (const alias of ['cut', 'broken']) {
-        const stream = await client.chat.completions.create({ model: alias, stream: true, messages: [{ role: 'user', content: 'Hi' }] });
         let content = '';
+        // Broken before any content: the gateway retries and finally answers with an error
+        // status; broken after content reached the client: the stream ends with an error event.
         const err = await (async () => {
+          const stream = await client.chat.completions.create({ model: alias, stream: true, messages: [{ role: 'user', content: 'Hi' }] });
           for await (const chunk of stream) content += chunk.choices[0]?.delta?.content ?? '';
         })().then(
           () => null,

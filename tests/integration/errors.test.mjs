@@ -293,14 +293,16 @@ describe('errors and fallback', () => {
   });
 
   describe('upstream failures', () => {
-    it('502 when the only upstream answers 500, naming the provider', async () => {
+    it('502 when the only upstream answers 500 twice (one retry after a backoff), naming the provider', async () => {
       const before = (await mocks.fail500.stats()).failures;
       const err = await thrown(() => client.chat.completions.create({ model: 'fail500-model', messages: MESSAGES }));
       assert.ok(err instanceof OpenAI.InternalServerError, `got ${err?.constructor?.name}: ${err}`);
       assert.equal(err.status, 502);
       assert.match(err.message, /cloud-fail500/);
       assert.match(err.message, /500/);
-      assert.equal((await mocks.fail500.stats()).failures, before + 1);
+      assert.match(err.message, /after 2 attempt\(s\)/);
+      assert.equal(err.headers.get('x-stratus-attempts'), '2');
+      assert.equal((await mocks.fail500.stats()).failures, before + 2);
       const { res, json } = await post(chatURL(), { model: 'fail500-model', messages: MESSAGES });
       assert.equal(res.status, 502);
       const e = assertErrorShape(json);
@@ -321,14 +323,16 @@ describe('errors and fallback', () => {
       assert.ok((await mocks.hang.stats()).chat >= 1);
     });
 
-    it('502 when the upstream refuses connections', async () => {
+    // No deployment can be reached: the service is unavailable (not a bad answer from upstream).
+    it('503 when the upstream refuses connections', async () => {
       const err = await thrown(() => client.chat.completions.create({ model: 'dead-model', messages: MESSAGES }));
       assert.ok(err instanceof OpenAI.APIError);
-      assert.equal(err.status, 502);
-      assert.match(err.message, /All 1 deployment\(s\)/);
+      assert.equal(err.status, 503);
+      assert.match(err.message, /failed after 2 attempt\(s\)/);
+      assert.match(err.message, /dead/);
       const { res, json } = await post(chatURL(), { model: 'dead-model', messages: MESSAGES });
-      assert.equal(res.status, 502);
-      assertErrorShape(json);
+      assert.equal(res.status, 503);
+      assert.equal(assertErrorShape(json).type, 'server_error');
     });
 
     it('passes an upstream 429 through with Retry-After', async () => {
@@ -337,11 +341,16 @@ describe('errors and fallback', () => {
       assert.equal(err.status, 429);
       assert.equal(err.headers.get('retry-after'), '7');
       assert.equal(err.code, 'rate_limit_exceeded');
+      assert.equal(err.headers.get('x-stratus-provider'), 'cloud-429');
+      // Within its Retry-After the deployment is not asked again: the gateway answers itself.
+      const before = (await mocks.r429.stats()).chat;
       const { res, json } = await post(chatURL(), { model: 'ratelimited-model', messages: MESSAGES });
       assert.equal(res.status, 429);
-      assert.equal(res.headers.get('retry-after'), '7');
-      assertErrorShape(json);
-      assert.equal(res.headers.get('x-stratus-provider'), 'cloud-429');
+      const wait = Number(res.headers.get('retry-after'));
+      assert.ok(wait >= 1 && wait <= 7, `retry-after ${wait}`);
+      assert.equal(assertErrorShape(json).code, 'rate_limit_exceeded');
+      assert.equal(res.headers.get('x-stratus-attempts'), '0');
+      assert.equal((await mocks.r429.stats()).chat, before);
     });
 
     it('passes an upstream 400 through with its body', async () => {
@@ -389,11 +398,11 @@ describe('errors and fallback', () => {
       const { res, json } = await post(chatURL(), { model: 'all-fail', messages: MESSAGES });
       assert.equal(res.status, 503);
       const e = assertErrorShape(json);
-      assert.match(e.message, /^All 2 deployment\(s\)/);
+      assert.match(e.message, /^Model `[^`]+` failed after 2 attempt\(s\)/);
       assert.match(e.message, /all-fail/);
       const err = await thrown(() => client.chat.completions.create({ model: 'all-fail', messages: MESSAGES }));
       assert.equal(err.status, 503);
-      assert.match(err.message, /All 2 deployment\(s\)/);
+      assert.match(err.message, /failed after 2 attempt\(s\)/);
     });
 
     // The first deployment sends its response head and then fails: the client gets the whole

@@ -418,6 +418,92 @@ models:
   EXPECT_EQ(problems[3].message, "models[2] is missing required key 'deployments'");
 }
 
+TEST(Config, Parse_RoutingModel_ReadsEveryField) {
+  const Config c = parse_ok(R"(providers:
+  - name: p1
+    type: openai
+    base_url: https://api.example.com/v1
+    health_check: {interval_ms: 1000, timeout_ms: 300, model: tiny}
+  - {name: p2, type: openai, base_url: "http://127.0.0.1:9/v1"}
+models:
+  - name: big
+    deployments: [{provider: p2, model: b}]
+  - name: m1
+    strategy: least-busy
+    deployments:
+      - {provider: p1, model: a, priority: 0, weight: 3, price: {input: 2.5, output: 10}}
+      - {provider: p2, model: a, priority: 1, weight: 1}
+    fallbacks: [big]
+    context_window_fallbacks: [big]
+    retry: {attempts: 4, backoff_ms: 20, max_backoff_ms: 500, budget_ratio: 0.1, budget_min: 3, budget_window_s: 5}
+    breaker: {failures: 2, failure_ratio: 0.25, min_requests: 8, window_s: 3, cooldown_ms: 700}
+    timeouts: {connect_ms: 100, first_token_ms: 900}
+    hedge: {after_ms: 150}
+)");
+  ASSERT_EQ(c.models.size(), 2U);
+  const Model& m = c.models[1];
+  EXPECT_EQ(m.strategy, Strategy::least_busy);
+  EXPECT_EQ(strategy_name(m.strategy), "least-busy");
+  EXPECT_EQ(m.deployments[0].weight, 3);
+  EXPECT_EQ(m.deployments[1].priority, 1);
+  ASSERT_TRUE(m.deployments[0].price);
+  EXPECT_DOUBLE_EQ(m.deployments[0].price->input, 2.5);
+  EXPECT_DOUBLE_EQ(m.deployments[0].price->cached_input, 2.5);  // defaults to the input price
+  EXPECT_DOUBLE_EQ(m.deployments[0].price->output, 10);
+  EXPECT_FALSE(m.deployments[1].price);
+  EXPECT_EQ(m.fallbacks, std::vector<std::string>{"big"});
+  EXPECT_EQ(m.context_window_fallbacks, std::vector<std::string>{"big"});
+  EXPECT_EQ(m.retry.attempts, 4);
+  EXPECT_EQ(m.retry.backoff_ms, 20);
+  EXPECT_EQ(m.retry.max_backoff_ms, 500);
+  EXPECT_DOUBLE_EQ(m.retry.budget_ratio, 0.1);
+  EXPECT_EQ(m.retry.budget_min, 3);
+  EXPECT_EQ(m.retry.budget_window_s, 5);
+  EXPECT_EQ(m.breaker.failures, 2);
+  EXPECT_DOUBLE_EQ(m.breaker.failure_ratio, 0.25);
+  EXPECT_EQ(m.breaker.min_requests, 8);
+  EXPECT_EQ(m.breaker.window_s, 3);
+  EXPECT_EQ(m.breaker.cooldown_ms, 700);
+  EXPECT_EQ(m.timeouts.connect_ms, 100);
+  EXPECT_EQ(m.timeouts.first_token_ms, 900);
+  EXPECT_FALSE(m.timeouts.idle_ms);
+  EXPECT_EQ(m.hedge_after_ms, 150);
+  EXPECT_EQ(c.providers[0].health_check.interval_ms, 1000);
+  EXPECT_EQ(c.providers[0].health_check.timeout_ms, 300);
+  EXPECT_EQ(c.providers[0].health_check.model, "tiny");
+  EXPECT_EQ(c.providers[1].health_check.interval_ms, 0);
+  EXPECT_EQ(c.models[0].strategy, Strategy::priority);
+}
+
+TEST(Config, Parse_RoutingProblems_UnknownStrategyFallbackAndCycle) {
+  const auto problems = problems_of(R"(providers:
+  - {name: p1, type: openai, base_url: "http://127.0.0.1:9/v1"}
+models:
+  - name: a
+    strategy: fastest
+    deployments: [{provider: p1, model: x}]
+    fallbacks: [b, nope]
+  - name: b
+    deployments: [{provider: p1, model: x}]
+    context_window_fallbacks: [a]
+  - name: c
+    deployments: []
+    retry: {budget_ratio: lots}
+)");
+  ASSERT_EQ(problems.size(), 5U);
+  EXPECT_EQ(problems[0].line, 5);
+  EXPECT_TRUE(contains(problems[0].message, "unknown strategy 'fastest'"));
+  EXPECT_TRUE(contains(problems[0].message, "least-busy"));
+  EXPECT_EQ(problems[1].line, 7);
+  EXPECT_TRUE(contains(problems[1].message, "unknown fallback model 'nope'"));
+  EXPECT_EQ(problems[2].line, 8);  // the cycle, at the model that closes it
+  EXPECT_TRUE(contains(problems[2].message, "fallback cycle a -> b -> a"));
+  EXPECT_EQ(problems[3].line, 12);
+  EXPECT_TRUE(contains(problems[3].message, "empty"));
+  EXPECT_EQ(problems[4].line, 13);
+  EXPECT_TRUE(contains(problems[4].message, "budget_ratio must be a number"));
+}
+
 TEST(Config, Parse_EmptyDocument_AsksForProvidersAndModels) {
   const auto problems = problems_of("");
   ASSERT_EQ(problems.size(), 2u);

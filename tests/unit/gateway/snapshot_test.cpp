@@ -115,19 +115,25 @@ TEST(BuildSnapshot, KeepsConfig) {
   EXPECT_NE(snap->config.find_model("fast"), nullptr);
 }
 
-TEST(BuildSnapshot, SameDeploymentInTwoAliases_SharesHealth) {
+TEST(BuildSnapshot, SameDeploymentInTwoAliases_SharesRouterState) {
   auto snap = build_snapshot(two_provider_config(), nullptr);
-  auto smart_local = snap->find("smart")->targets[1].health;
-  auto fast_local = snap->find("fast")->targets[0].health;
+  auto smart_local = snap->find("smart")->targets[1].state;
+  auto fast_local = snap->find("fast")->targets[0].state;
   ASSERT_NE(smart_local, nullptr);
   EXPECT_EQ(smart_local, fast_local);
-  EXPECT_NE(snap->find("smart")->targets[0].health, smart_local);
+  EXPECT_NE(snap->find("smart")->targets[0].state, smart_local);
+  // The router's pool sees the same states, in target order.
+  const Alias& smart = *snap->find("smart");
+  ASSERT_EQ(smart.pool.members.size(), smart.targets.size());
+  EXPECT_EQ(smart.pool.members[1].state, smart_local.get());
+  EXPECT_NE(smart.pool.budget, nullptr);
 }
 
-TEST(BuildSnapshot, Rebuild_ReusesHealthOfSameDeploymentAndFreshForNew) {
+TEST(BuildSnapshot, Rebuild_ReusesStateOfSameDeploymentAndFreshForNew) {
   auto first = build_snapshot(two_provider_config(), nullptr);
-  auto old_health = first->find("smart")->targets[0].health;
-  old_health->record(false, 1000);
+  auto old_state = first->find("smart")->targets[0].state;
+  old_state->on_failure(1000, config::BreakerPolicy{}, true, 0, "boom");
+  auto old_budget = first->find("smart")->budget;
 
   auto cfg = two_provider_config();
   cfg.models[0].deployments.push_back({"openai", "gpt-4o-mini"});
@@ -135,56 +141,62 @@ TEST(BuildSnapshot, Rebuild_ReusesHealthOfSameDeploymentAndFreshForNew) {
 
   const auto& targets = second->find("smart")->targets;
   ASSERT_EQ(targets.size(), 3u);
-  EXPECT_EQ(targets[0].health, old_health);
-  EXPECT_EQ(targets[0].health->consecutive_failures.load(), 1);
-  EXPECT_EQ(targets[1].health, first->find("smart")->targets[1].health);
-  ASSERT_NE(targets[2].health, nullptr);
-  EXPECT_NE(targets[2].health, old_health);
-  EXPECT_NE(targets[2].health, targets[1].health);
-  EXPECT_EQ(targets[2].health->consecutive_failures.load(), 0);
+  EXPECT_EQ(targets[0].state, old_state);
+  EXPECT_EQ(targets[0].state->consecutive_failures(), 1);
+  EXPECT_EQ(targets[1].state, first->find("smart")->targets[1].state);
+  ASSERT_NE(targets[2].state, nullptr);
+  EXPECT_NE(targets[2].state, old_state);
+  EXPECT_NE(targets[2].state, targets[1].state);
+  EXPECT_EQ(targets[2].state->consecutive_failures(), 0);
+  EXPECT_EQ(second->find("smart")->budget, old_budget);
 }
 
-TEST(BuildSnapshot, RebuildWithoutPrevious_HealthIsFresh) {
+TEST(BuildSnapshot, RebuildWithoutPrevious_StateIsFresh) {
   auto first = build_snapshot(two_provider_config(), nullptr);
   auto second = build_snapshot(two_provider_config(), nullptr);
-  EXPECT_NE(first->find("smart")->targets[0].health, second->find("smart")->targets[0].health);
+  EXPECT_NE(first->find("smart")->targets[0].state, second->find("smart")->targets[0].state);
 }
 
-// ---- Health ----
-
-TEST(Health, ThreeFailuresWithin30s_IsKnownBad) {
-  Health h;
-  h.record(false, 1000);
-  h.record(false, 2000);
-  EXPECT_FALSE(h.known_bad(2000));
-  h.record(false, 3000);
-  EXPECT_TRUE(h.known_bad(3000));
-  EXPECT_TRUE(h.known_bad(3000 + 29999));
+TEST(BuildSnapshot, RoutingModel_FallbacksTimeoutsAndPool) {
+  auto cfg = two_provider_config();
+  cfg.models[0].fallbacks = {"fast"};
+  cfg.models[0].context_window_fallbacks = {"fast"};
+  cfg.models[0].strategy = config::Strategy::latency;
+  cfg.models[0].timeouts.first_token_ms = 700;
+  cfg.models[0].timeouts.idle_ms = 900;
+  cfg.models[0].hedge_after_ms = 120;
+  cfg.models[0].deployments[0].priority = 2;
+  cfg.models[0].deployments[0].price = config::Price{1, 0.5, 3};
+  auto snap = build_snapshot(cfg, nullptr);
+  const Alias& smart = *snap->find("smart");
+  ASSERT_EQ(smart.fallbacks.size(), 1u);
+  EXPECT_EQ(smart.fallbacks[0], snap->find("fast"));
+  EXPECT_EQ(smart.context_fallbacks[0], snap->find("fast"));
+  EXPECT_EQ(smart.pool.strategy, config::Strategy::latency);
+  EXPECT_EQ(smart.hedge_after_ms, 120);
+  EXPECT_EQ(smart.pool.members[0].priority, 2);
+  EXPECT_DOUBLE_EQ(smart.pool.members[0].price, 4);
+  EXPECT_DOUBLE_EQ(smart.pool.members[1].price, -1);
+  EXPECT_EQ(smart.targets[0].first_token_ms, 700);
+  EXPECT_EQ(smart.targets[0].timeouts.first_byte_ms, 700);  // capped by the first-token limit
+  EXPECT_EQ(smart.targets[0].timeouts.idle_ms, 900);
+  EXPECT_EQ(snap->find("fast")->targets[0].first_token_ms, 0);
 }
 
-TEST(Health, KnownBad_Expires30sAfterLatestFailure) {
-  Health h;
-  for (int i = 0; i < 3; ++i) h.record(false, 1000);
-  EXPECT_FALSE(h.known_bad(1000 + 30000));
-}
-
-TEST(Health, SuccessAfterFailures_IsNotKnownBad) {
-  Health h;
-  for (int i = 0; i < 3; ++i) h.record(false, 1000 + i);
-  ASSERT_TRUE(h.known_bad(1003));
-  h.record(true, 1004);
-  EXPECT_FALSE(h.known_bad(1004));
-  EXPECT_EQ(h.consecutive_failures.load(), 0);
-}
-
-TEST(Health, SuccessBetweenFailures_ResetsCount) {
-  Health h;
-  h.record(false, 1000);
-  h.record(false, 1001);
-  h.record(true, 1002);
-  h.record(false, 1003);
-  h.record(false, 1004);
-  EXPECT_FALSE(h.known_bad(1004));
+TEST(BuildSnapshot, ReadyWhileSomeBreakerLetsRequestsThrough) {
+  auto snap = build_snapshot(two_provider_config(), nullptr);
+  const Alias& fast = *snap->find("fast");
+  ASSERT_EQ(fast.targets.size(), 1u);
+  EXPECT_TRUE(fast.ready(0));
+  config::BreakerPolicy p;
+  p.failures = 2;
+  p.cooldown_ms = 1000;
+  for (int i = 0; i < 2; ++i) fast.targets[0].state->on_failure(0, p, true, 0, "down");
+  EXPECT_FALSE(fast.ready(500));
+  EXPECT_TRUE(fast.ready(1000));  // a probe may go
+  auto json = deployments_json(*snap, 500);
+  EXPECT_NE(json.find(R"("state":"open")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("last_error":"down")"), std::string::npos) << json;
 }
 
 // ---- AccessLog::format ----
