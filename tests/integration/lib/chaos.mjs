@@ -34,8 +34,9 @@ export async function restartCloud(cloud) {
 }
 
 // Gateway YAML: one provider per cloud and one model alias per entry of `aliases`
-// ({name: policy}); a policy holds the model keys (strategy, retry, breaker, timeouts, hedge)
-// and optionally `clouds`, the names of the clouds it routes to (default: all).
+// ({name: policy}); a policy holds the model keys (strategy, retry, breaker, timeouts, hedge),
+// optionally `clouds`, the names of the clouds it routes to (default: all), and `deployment`,
+// extra keys per cloud name ({c1: {weight: 1}}).
 export function gatewayYaml(clouds, aliases, { healthCheck = null } = {}) {
   const lines = ['server:', '  listen: "127.0.0.1:0"', '  access_log: "off"', 'providers:'];
   for (const c of clouds) {
@@ -43,9 +44,9 @@ export function gatewayYaml(clouds, aliases, { healthCheck = null } = {}) {
     lines.push(`  - ${JSON.stringify(p)}`);
   }
   lines.push('models:');
-  for (const [name, { clouds: names = clouds.map((c) => c.name), ...policy }] of Object.entries(aliases)) {
+  for (const [name, { clouds: names = clouds.map((c) => c.name), deployment = {}, ...policy }] of Object.entries(aliases)) {
     lines.push(`  - name: ${name}`, '    deployments:');
-    for (const n of names) lines.push(`      - {provider: ${n}, model: m}`);
+    for (const n of names) lines.push(`      - ${JSON.stringify({ provider: n, model: 'm', ...deployment[n] })}`);
     for (const [k, v] of Object.entries(policy)) lines.push(`    ${k}: ${JSON.stringify(v)}`);
   }
   return lines.join('\n') + '\n';
@@ -145,6 +146,7 @@ export function summarize(results) {
     p99: percentile(ms, 99),
     max: ms.at(-1),
     attempts: results.length ? attempts / results.length : 0,
+    maxAttempts: Math.max(0, ...results.map((r) => r.attempts)),
     byDeployment,
     failed,
   };
