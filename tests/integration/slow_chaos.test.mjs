@@ -8,7 +8,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import OpenAI from 'openai';
-import { startGateway, SLOW } from './lib/harness.mjs';
+import { startGateway, sleep, SLOW } from './lib/harness.mjs';
 import {
   REFUSED,
   HEALTHY,
@@ -56,11 +56,11 @@ async function withSetup(cloudSpecs, aliases, options, body) {
 // its breaker is seen open, and watch the breaker close again.
 async function killAndRestart({ gw, clouds, progress }) {
   const c1 = clouds[0];
-  while (progress.done < TOTAL / 5) await new Promise((r) => setTimeout(r, 20));
+  while (progress.done < TOTAL / 5) await sleep(20);
   const before = (await deployments(gw))?.[c1.id];
   await c1.mock.stop('SIGKILL');
   const open = await waitForDeployment(gw, c1.id, (d) => d.state === 'open', 10000 * SLOW);
-  await new Promise((r) => setTimeout(r, 1000)); // dead for a while with its breaker open
+  await sleep(1000); // dead for a while with its breaker open
   const stillOpenWhileDead = (await deployments(gw))?.[c1.id]?.state;
   await restartCloud(c1);
   const closed = await waitForDeployment(gw, c1.id, (d) => d.state === 'closed', 15000 * SLOW);
@@ -244,7 +244,7 @@ describe('chaos: fail over while one of three clouds misbehaves', { concurrency:
       const hedgedRun = await runLoad({ client, model: 'hedged', total: TOTAL, concurrency: CONCURRENCY, maxFailures: GIVE_UP_AFTER_FAILURES });
       const hedged = summarize(hedgedRun.results);
       // Losers are cancelled at once, so they show up at the mock soon after the run.
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       const s1 = await slow.stats();
       const sent = s1.chat - s0.chat;
       const cancelled = s1.cancelled - s0.cancelled;
