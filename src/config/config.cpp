@@ -102,6 +102,13 @@ const Provider* Config::find_provider(std::string_view name) const {
   return it == providers.end() ? nullptr : &*it;
 }
 
+const Team* Config::find_team(std::string_view name) const {
+  for (const auto& t : teams) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
 const Model* Config::find_model(std::string_view name) const {
   const auto it = std::ranges::find(models, name, &Model::name);
   return it == models.end() ? nullptr : &*it;

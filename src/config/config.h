@@ -88,6 +88,11 @@ struct Provider {
   HealthCheck health_check;
 };
 
+struct Limits {
+  std::int64_t rpm = 0;  // 0 = unlimited
+  std::int64_t tpm = 0;
+};
+
 // $ per million tokens.
 struct Price {
   double input = 0;
@@ -141,14 +146,37 @@ struct Model {
   BreakerPolicy breaker = {};
   ModelTimeouts timeouts = {};
   int hedge_after_ms = 0;  // 0 = off
+  Limits limits = {};      // RPM/TPM for the alias, over every key
+};
+
+// Governance (virtual keys, limits, budgets, ledger). All optional: without a master key the
+// gateway runs open (dev mode).
+struct AuthConfig {
+  std::string master_key;  // "" = open
+};
+
+struct StoreConfig {
+  std::string url;      // sqlite://path or postgres://…; "" = sqlite://stratus.db when governed
+  std::string journal;  // where events wait while the store is down; "" = <url path>.journal
+};
+
+struct Team {
+  std::string name;
+  Limits limits;
+  double budget_usd = 0;      // 0 = none
+  std::string budget_period;  // day | month
 };
 
 struct Config {
   ServerConfig server;
+  AuthConfig auth;
+  StoreConfig store;
+  std::vector<Team> teams;
   std::vector<Provider> providers;
   std::vector<Model> models;
 
   const Provider* find_provider(std::string_view name) const;
+  const Team* find_team(std::string_view name) const;
   const Model* find_model(std::string_view name) const;
 };
 

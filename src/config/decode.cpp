@@ -21,7 +21,11 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::string_view kTopKeys[] = {"server", "providers", "models"};
+constexpr std::string_view kTopKeys[] = {"server", "providers", "models", "auth", "store", "teams"};
+constexpr std::string_view kAuthKeys[] = {"master_key"};
+constexpr std::string_view kStoreKeys[] = {"url", "journal"};
+constexpr std::string_view kTeamKeys[] = {"name", "rpm", "tpm", "budget_usd", "budget_period"};
+constexpr std::string_view kLimitKeys[] = {"rpm", "tpm"};
 constexpr std::string_view kServerKeys[] = {
     "listen",           "workers",           "max_body_bytes",
     "max_header_bytes", "header_timeout_ms", "idle_timeout_ms",
@@ -45,7 +49,7 @@ constexpr std::string_view kProviderKeys[] = {"name",
 constexpr std::string_view kTimeoutKeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms"};
 constexpr std::string_view kModelKeys[] = {
     "name",  "strategy", "deployments", "fallbacks", "context_window_fallbacks",
-    "retry", "breaker",  "timeouts",    "hedge"};
+    "retry", "breaker",  "timeouts",    "hedge",     "limits"};
 constexpr std::string_view kDeploymentKeys[] = {"provider", "model", "priority", "weight", "price"};
 constexpr std::string_view kPriceKeys[] = {"input", "cached_input", "output"};
 constexpr std::string_view kRetryKeys[] = {"attempts",     "backoff_ms", "max_backoff_ms",
@@ -123,6 +127,32 @@ class Decoder {
     if (present(root["server"])) out.server = server(root["server"]);
     out.providers = list(root["providers"], "providers", &Decoder::provider);
     out.models = list(root["models"], "models", &Decoder::model);
+    if (const auto a = root["auth"]; present(a) && check_map(a, "auth", kAuthKeys)) {
+      string(a, "master_key", "auth", out.auth.master_key, Need::nonempty);
+      if (!out.auth.master_key.empty() && out.auth.master_key.size() < 16) {
+        report(a["master_key"], "auth.master_key must be at least 16 characters");
+      }
+    }
+    if (const auto st = root["store"]; present(st) && check_map(st, "store", kStoreKeys)) {
+      string(st, "url", "store", out.store.url, Need::nonempty);
+      string(st, "journal", "store", out.store.journal, Need::nonempty);
+      const auto& u = out.store.url;
+      if (!u.empty() && !u.starts_with("sqlite://") && !u.starts_with("postgres://") &&
+          !u.starts_with("postgresql://")) {
+        report(st["url"], fmt::format("store.url '{}' must start with sqlite://, postgres:// or "
+                                      "postgresql://",
+                                      u));
+      }
+    }
+    if (const auto t = root["teams"]; present(t)) {
+      out.teams = list(t, "teams", &Decoder::team);
+      std::set<std::string> names;
+      for (std::size_t i = 0; i < out.teams.size(); ++i) {
+        if (!out.teams[i].name.empty() && !names.insert(out.teams[i].name).second) {
+          report(t[i], fmt::format("duplicate team '{}'", out.teams[i].name));
+        }
+      }
+    }
     return out;
   }
 
@@ -267,6 +297,30 @@ class Decoder {
       out.push_back(std::move(*name));
     }
     return out;
+  }
+
+  void limits(const YAML::Node& n, std::string_view where, Limits& out) {
+    integer<std::int64_t>(n, "rpm", where, out.rpm, 0, std::numeric_limits<std::int64_t>::max());
+    integer<std::int64_t>(n, "tpm", where, out.tpm, 0, std::numeric_limits<std::int64_t>::max());
+  }
+
+  void budget_period(const YAML::Node& n, std::string_view where, std::string& out) {
+    string(n, "budget_period", where, out, Need::nonempty);
+    if (!out.empty() && out != "day" && out != "month") {
+      report(n["budget_period"],
+             fmt::format("{}.budget_period must be day or month, got '{}'", where, out));
+    }
+  }
+
+  Team team(const YAML::Node& n, const std::string& where) {
+    Team t;
+    if (!check_map(n, where, kTeamKeys)) return t;
+    string(n, "name", where, t.name, Need::required);
+    limits(n, where, t.limits);
+    number(n, "budget_usd", where, t.budget_usd, 0, 1e12);
+    budget_period(n, where, t.budget_period);
+    if (t.budget_usd > 0 && t.budget_period.empty()) t.budget_period = "month";
+    return t;
   }
 
   ServerConfig server(const YAML::Node& n) {
@@ -521,6 +575,10 @@ class Decoder {
         optional_ms(t, "idle_ms", w, m.timeouts.idle_ms);
         optional_ms(t, "total_ms", w, m.timeouts.total_ms);
       }
+    }
+    if (const auto l = n["limits"]; present(l)) {
+      const auto w = path(where, "limits");
+      if (check_map(l, w, kLimitKeys)) limits(l, w, m.limits);
     }
     if (const auto h = n["hedge"]; present(h)) {
       const auto w = path(where, "hedge");

@@ -74,6 +74,7 @@ struct Inbound {
   std::optional<api::Chat> chat_ir;
   std::optional<api::Embeddings> emb_ir;
   bool stream = false;
+  std::shared_ptr<const Snapshot> snapshot;  // the one this request routes by
   // A context-length refusal goes to the alias's context_window_fallbacks, not to the client.
   bool escalate = false;
 };
@@ -90,8 +91,10 @@ struct Leg {
 // Hedged attempts racing for the first byte; shared with the legs' coroutines, which may
 // outlive the request (a cancelled loser finishes in the background).
 struct Race {
-  explicit Race(net::io_context& ioc) : wake(ioc) {}
+  Race(net::io_context& ioc, std::shared_ptr<const Snapshot> snap)
+      : wake(ioc), snapshot(std::move(snap)) {}
   net::steady_timer wake;
+  std::shared_ptr<const Snapshot> snapshot;  // the legs' targets live in it
   std::deque<Leg> legs;
 };
 
@@ -196,13 +199,22 @@ class WorkerHandler {
 
   Task<void> operator()(Exchange& ex);
 
+  // Active health checks (worker 0 only): a one-token chat request to each provider that asks
+  // for it, every interval, fed to the checked deployment's breaker.
+  Task<void> health_loop();
+
  private:
+  Task<void> check_health(const Target& t, int timeout_ms);
+  // Keeps the snapshot (and so the target) alive for the check.
+  Task<void> check_health_kept(std::shared_ptr<const Snapshot> /*kept*/, const Target& t,
+                               int timeout_ms) {
+    co_await check_health(t, timeout_ms);
+  }
   const Snapshot& snapshot() {
     auto v = gw_.version();
     if (v != version_ || !snap_) {
       snap_ = gw_.snapshot();
       version_ = v;
-      locals_.clear();  // the balancer's memory belongs to the old snapshot's aliases
     }
     return *snap_;
   }
@@ -241,7 +253,7 @@ class WorkerHandler {
     for (const auto* f : extra) aliases.push_back(f);
     for (const auto* a : aliases) {
       pools.push_back(&a->pool);
-      locals.push_back(&locals_[a]);
+      locals.push_back(&locals_[a->name]);
     }
   }
 
@@ -363,7 +375,9 @@ class WorkerHandler {
   std::string id_prefix_;
   std::uint64_t seq_ = 0;
   routing::Rng rng_;
-  std::unordered_map<const Alias*, routing::LocalState> locals_;
+  // The balancer's memory per alias name; kept across reloads (a request in flight may still
+  // use it), and reshaped by the balancer when an alias's deployments change.
+  std::unordered_map<std::string, routing::LocalState> locals_;
 };
 
 Task<void> WorkerHandler::operator()(Exchange& ex) {
@@ -486,6 +500,7 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
   }
   rec.alias = model;
   auto snap = snapshot_ptr();
+  in.snapshot = snap;
   const Alias* alias = snap->find(model);
   if (!alias) {
     co_return co_await respond(
@@ -669,7 +684,7 @@ Task<Outcome> WorkerHandler::try_target(Exchange& ex, Endpoint ep, Inbound& in, 
 
   // Hedging: when the first attempt has no byte after hedge_after_ms, a second one goes to
   // another deployment; the first to answer wins and the other is cancelled (and not billed).
-  auto race = std::make_shared<Race>(ioc_);
+  auto race = std::make_shared<Race>(ioc_, in.snapshot);
   auto launch = [&](const Target& target, ClientRequest request) {
     auto& leg = race->legs.emplace_back();
     leg.target = &target;
@@ -1023,9 +1038,73 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
 
 }  // namespace
 
+Task<void> WorkerHandler::health_loop() {
+  std::unordered_map<std::string, Clock::time_point> due;  // provider → next check
+  net::steady_timer tick(ioc_);
+  for (;;) {
+    auto snap = snapshot_ptr();
+    auto now = Clock::now();
+    for (const auto& p : snap->config.providers) {
+      const auto& hc = p.health_check;
+      if (hc.interval_ms <= 0) continue;
+      auto [it, fresh] = due.try_emplace(p.name, now);
+      if (!fresh && now < it->second) continue;
+      it->second = now + std::chrono::milliseconds(hc.interval_ms);
+      // The checked deployment: the configured model, else the provider's first one.
+      const Target* target = nullptr;
+      for (const auto& name : snap->alias_names) {
+        for (const auto& t : snap->aliases.at(name).targets) {
+          if (t.provider != p.name || !t.adapter) continue;
+          if (!target && (hc.model.empty() || t.model == hc.model)) target = &t;
+        }
+      }
+      if (target) {
+        net::co_spawn(ioc_, check_health_kept(snap, *target, hc.timeout_ms), net::detached);
+      }
+    }
+    tick.expires_after(std::chrono::milliseconds(100));
+    auto [ec] = co_await tick.async_wait(use_tuple);
+    if (ec) co_return;
+  }
+}
+
+Task<void> WorkerHandler::check_health(const Target& t, int timeout_ms) {
+  Inbound in;
+  auto parsed = api::parse_chat_request(
+      R"({"model":"health-check","max_tokens":1,"messages":[{"role":"user","content":"ping"}]})");
+  if (!parsed) co_return;
+  in.chat = std::move(*parsed);
+  AccessRecord rec;
+  rec.request_id = id_prefix_ + "-health-" + std::to_string(++seq_);
+  Error failure;
+  std::optional<Error> reject;
+  auto creq = prepare(Endpoint::chat, in, t, rec, failure, reject);
+  if (!creq) co_return;
+  creq->timeouts.first_byte_ms = std::min(creq->timeouts.first_byte_ms, timeout_ms);
+  creq->timeouts.total_ms = timeout_ms;
+  auto start = Clock::now();
+  auto res = co_await attempt(*creq, false, t, start);
+  std::optional<Error> e;
+  if (!res) {
+    e = res.error();
+  } else if (res->status / 100 != 2) {
+    auto decoded = t.adapter->decode_error(res->upstream(), t.deployment);
+    if (decoded.retryable) e = std::move(decoded);
+  }
+  if (!e) {
+    t.state->on_success(steady_ms(), res ? res->ms : -1);
+    co_return;
+  }
+  const bool limited = e->kind == ErrorKind::rate_limit;
+  t.state->on_failure(steady_ms(), t.breaker, !limited,
+                      e->retry_after_s ? *e->retry_after_s * 1000 : 0,
+                      "health check: " + std::string(core::kind_name(e->kind)) + ": " + e->message);
+}
+
 http::HandlerFactory make_handler_factory(Gateway& gateway) {
   return [&gateway](net::io_context& ioc, int worker) -> http::Handler {
     auto h = std::make_shared<WorkerHandler>(gateway, ioc, worker);
+    if (worker == 0) net::co_spawn(ioc, h->health_loop(), net::detached);
     return [h](Exchange& ex) { return (*h)(ex); };
   };
 }

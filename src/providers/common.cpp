@@ -27,6 +27,8 @@ ErrorKind kind_for_status(int status) {
     case 408:
     case 504:
       return ErrorKind::timeout;
+    case 409:  // a conflict at the provider (e.g. a lock timeout): transient, worth a retry
+      return ErrorKind::upstream;
     case 429:
       return ErrorKind::rate_limit;
     case 503:

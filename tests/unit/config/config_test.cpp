@@ -504,6 +504,47 @@ models:
   EXPECT_TRUE(contains(problems[4].message, "budget_ratio must be a number"));
 }
 
+TEST(Config, Parse_Governance_AuthStoreTeamsAndModelLimits) {
+  const Config c = parse_ok(std::string(kRest) + R"(  - name: m2
+    limits: {rpm: 60, tpm: 10000}
+    deployments: [{provider: p1, model: x}]
+auth: {master_key: "${MK}"}
+store: {url: "postgres://stratus@127.0.0.1:5432/stratus", journal: /tmp/j.jsonl}
+teams:
+  - {name: research, rpm: 600, tpm: 200000, budget_usd: 100}
+  - {name: ops, budget_usd: 5, budget_period: day}
+)",
+                            fake_env({{"MK", "sk-master-0123456789abcdef"}}));
+  EXPECT_EQ(c.auth.master_key, "sk-master-0123456789abcdef");
+  EXPECT_EQ(c.store.url, "postgres://stratus@127.0.0.1:5432/stratus");
+  EXPECT_EQ(c.store.journal, "/tmp/j.jsonl");
+  ASSERT_EQ(c.teams.size(), 2U);
+  EXPECT_EQ(c.teams[0].limits.rpm, 600);
+  EXPECT_EQ(c.teams[0].limits.tpm, 200000);
+  EXPECT_DOUBLE_EQ(c.teams[0].budget_usd, 100);
+  EXPECT_EQ(c.teams[0].budget_period, "month");  // the default period of a budget
+  EXPECT_EQ(c.teams[1].budget_period, "day");
+  EXPECT_EQ(c.find_team("ops"), &c.teams[1]);
+  EXPECT_EQ(c.find_team("nope"), nullptr);
+  EXPECT_EQ(c.models[1].limits.rpm, 60);
+  EXPECT_EQ(c.models[1].limits.tpm, 10000);
+  EXPECT_EQ(c.models[0].limits.rpm, 0);
+}
+
+TEST(Config, Parse_GovernanceProblems_Reported) {
+  const auto problems = problems_of(std::string(kRest) + R"(auth: {master_key: short}
+store: {url: "mysql://x"}
+teams:
+  - {name: a, budget_period: week}
+  - {name: a}
+)");
+  ASSERT_EQ(problems.size(), 4U);
+  EXPECT_TRUE(contains(problems[0].message, "at least 16 characters"));
+  EXPECT_TRUE(contains(problems[1].message, "must start with sqlite://"));
+  EXPECT_TRUE(contains(problems[2].message, "budget_period must be day or month"));
+  EXPECT_TRUE(contains(problems[3].message, "duplicate team 'a'"));
+}
+
 TEST(Config, Parse_EmptyDocument_AsksForProvidersAndModels) {
   const auto problems = problems_of("");
   ASSERT_EQ(problems.size(), 2u);

@@ -175,6 +175,13 @@ TEST(OpenAIAdapter, ErrorMapping) {
        ErrorKind::rate_limit, true, "rate_limit_exceeded"},
       {500, R"({"error":{"message":"oops"}})", ErrorKind::upstream, true, ""},
       {503, "not json", ErrorKind::overloaded, true, ""},
+      // The router retries these elsewhere too (issue 4): timeouts, conflicts, other 5xx.
+      {408, "", ErrorKind::timeout, true, ""},
+      {409, R"({"error":{"message":"lock timeout"}})", ErrorKind::upstream, true, ""},
+      {422, R"({"error":{"message":"bad"}})", ErrorKind::invalid_request, false, ""},
+      {502, "", ErrorKind::upstream, true, ""},
+      {504, "", ErrorKind::timeout, true, ""},
+      {529, "", ErrorKind::overloaded, true, ""},
   };
   for (auto& c : cases) {
     auto e = openai_adapter().decode_error(response(c.status, c.body, {{"retry-after", "7"}}),
