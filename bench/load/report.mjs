@@ -80,6 +80,10 @@ line('Rows "stratus→anthropic" and "stratus→bedrock" send the same OpenAI re
   'translated to the provider\'s native protocol (`stratus mock --dialect ...` upstreams; Bedrock with SigV4 ' +
   'signing and binary event streams); "vs stratus" = their req/s relative to the OpenAI pass-through row.');
 line();
+line('Rows "stratus×3-latency" and "stratus×3-least-busy" send the same request to an alias routed across three ' +
+  'deployments (three providers on the same upstream mock) with that strategy; "vs stratus" = their req/s relative ' +
+  'to the single-deployment alias, so it is the price of balancing, breakers and attempt bookkeeping (the bar: ≥ 0.95×).');
+line();
 line('"stratus CPU/req" = CPU time (user + system) the stratus process spent per completed request during ' +
   'the case, from /proc: steadier than req/s on a shared box and independent of the upstream mock\'s own cost ' +
   '(the Bedrock mock verifies SigV4 and frames event streams; it costs about twice the OpenAI mock).');

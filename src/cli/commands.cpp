@@ -185,6 +185,9 @@ void add_mock(CLI::App& app) {
   cmd->add_option("--name", o->name, "name shown in answers")->capture_default_str();
   cmd->add_option("--ttft-ms", o->ttft_ms, "delay before the first streamed token")
       ->capture_default_str();
+  cmd->add_option("--first-byte-ms", o->first_byte_ms,
+                  "delay before any answer to a chat request, stream or not")
+      ->capture_default_str();
   cmd->add_option("--tokens-per-sec", o->tokens_per_sec, "stream pace (0: all at once)")
       ->capture_default_str();
   cmd->add_option("--tokens", o->tokens, "completion length")->capture_default_str();
@@ -195,7 +198,11 @@ void add_mock(CLI::App& app) {
   cmd->add_option("--retry-after", o->retry_after_s, "Retry-After seconds sent with failures")
       ->capture_default_str();
   cmd->add_flag("--hang", o->hang, "accept requests and never answer");
-  cmd->add_option("--close-after-chunks", o->close_after_chunks, "cut streams after N chunks")
+  cmd->add_option("--close-after-chunks", o->close_after_chunks,
+                  "cut streams after N chunks (0 also drops non-stream answers)")
+      ->capture_default_str();
+  cmd->add_option("--flap-ms", o->flap_ms,
+                  "alternate N ms up / N ms down (down: drop every request unanswered)")
       ->capture_default_str();
   cmd->add_option("--hang-after-chunks", o->hang_after_chunks, "stall streams after N chunks")
       ->capture_default_str();

@@ -55,6 +55,12 @@ class Exchange {
   void watch_client();
   bool client_left() const;
 
+  // Fault injection (stratus mock): no answer at all; the connection is closed at once.
+  void drop_connection() {
+    responded_ = true;
+    broken_ = true;
+  }
+
   bool responded() const { return responded_; }
   bool broken() const { return broken_; }
   // A chunked answer whose last chunk was not sent cannot be followed by another response.

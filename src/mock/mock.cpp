@@ -96,6 +96,7 @@ MockOptions effective(const MockOptions& base, const StringRequest& req) {
   num("x-mock-fail-rate", o.fail_rate);
   num("x-mock-retry-after", o.retry_after_s);
   num("x-mock-ttft-ms", o.ttft_ms);
+  num("x-mock-first-byte-ms", o.first_byte_ms);
   num("x-mock-tokens-per-sec", o.tokens_per_sec);
   num("x-mock-tokens", o.tokens);
   num("x-mock-close-after-chunks", o.close_after_chunks);
@@ -173,8 +174,14 @@ class Handler {
     std::string text;
   };
   Handler(const MockOptions& options, const Dialect& dialect, MockStats& stats,
-          net::io_context& ioc, std::shared_ptr<LastRequest> last)
-      : options_(options), dialect_(dialect), stats_(stats), ioc_(ioc), last_(std::move(last)) {}
+          net::io_context& ioc, std::shared_ptr<LastRequest> last,
+          std::chrono::steady_clock::time_point epoch)
+      : options_(options),
+        dialect_(dialect),
+        stats_(stats),
+        ioc_(ioc),
+        last_(std::move(last)),
+        epoch_(epoch) {}
 
   Task<void> operator()(Exchange& ex) {
     auto& req = ex.request();
@@ -192,6 +199,10 @@ class Handler {
       if (path == "/mock/stats") body = stats_body();
       if (path == "/mock/last-request") body = last_request();
       co_await ex.send(json_response(200, std::move(body)));
+      co_return;
+    }
+    if (flapped_down()) {
+      drop(ex);
       co_return;
     }
     auto method = std::string_view(req.method_string().data(), req.method_string().size());
@@ -232,6 +243,18 @@ class Handler {
     res.set(bhttp::field::content_type, r.content_type);
     for (auto& [k, v] : r.headers) res.set(k, v);
     co_await ex.send(std::move(res));
+  }
+
+  // --flap-ms: the server is down during every other period, starting up.
+  bool flapped_down() const {
+    if (options_.flap_ms <= 0) return false;
+    auto since = std::chrono::steady_clock::now() - epoch_;
+    return (since / std::chrono::milliseconds(options_.flap_ms)) % 2 == 1;
+  }
+
+  void drop(Exchange& ex) {
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    ex.drop_connection();
   }
 
   // Sleeps; true when the client left meanwhile.
@@ -288,12 +311,23 @@ class Handler {
   Task<void> chat(Exchange& ex, const MockRequest& mr) {
     stats_.chat.fetch_add(1, std::memory_order_relaxed);
     auto o = effective(options_, ex.request());
+    if (o.first_byte_ms > 0 &&
+        co_await sleep_or_gone(ex, std::chrono::milliseconds(o.first_byte_ms))) {
+      stats_.cancelled.fetch_add(1, std::memory_order_relaxed);
+      co_return;
+    }
     if (co_await inject(ex, o)) co_return;
     Reply bad;
     auto call = dialect_.parse_chat(mr, bad);
     if (!call) co_return co_await send(ex, std::move(bad));
     auto script = make_script(*call, o, ++counter_);
-    if (!call->stream) co_return co_await send(ex, dialect_.chat_response(*call, script));
+    if (!call->stream) {
+      if (o.close_after_chunks == 0) {
+        drop(ex);
+        co_return;
+      }
+      co_return co_await send(ex, dialect_.chat_response(*call, script));
+    }
     co_await stream_chat(ex, o, dialect_.stream_events(*call, script), script.id);
   }
 
@@ -369,7 +403,8 @@ class Handler {
                    {"completed_streams", stats_.completed_streams.load()},
                    {"embeddings", stats_.embeddings.load()},
                    {"failures", stats_.failures.load()},
-                   {"cancelled", stats_.cancelled.load()}};
+                   {"cancelled", stats_.cancelled.load()},
+                   {"dropped", stats_.dropped.load()}};
     return json::serialize(o);
   }
 
@@ -378,6 +413,7 @@ class Handler {
   MockStats& stats_;
   net::io_context& ioc_;
   std::shared_ptr<LastRequest> last_;
+  std::chrono::steady_clock::time_point epoch_;  // when the server started (--flap-ms)
   std::uint64_t counter_ = 0;
   std::minstd_rand rng_{std::random_device{}()};
   std::uniform_real_distribution<double> dist_{0.0, 1.0};
@@ -394,13 +430,14 @@ struct MockServer::Impl {
                              .max_body_bytes = 64 * 1024 * 1024,
                              .idle_timeout_ms = 600000},
                [this](net::io_context& ioc, int) -> http::Handler {
-                 auto h = std::make_shared<Handler>(options, *dialect, stats, ioc, last);
+                 auto h = std::make_shared<Handler>(options, *dialect, stats, ioc, last, epoch);
                  return [h](Exchange& ex) { return (*h)(ex); };
                }) {}
   MockOptions options;
   const Dialect* dialect = find_dialect(options.dialect);
   MockStats stats;
   std::shared_ptr<Handler::LastRequest> last = std::make_shared<Handler::LastRequest>();
+  std::chrono::steady_clock::time_point epoch;  // set by start(), before the handlers are made
   Server server;
 };
 
@@ -416,6 +453,7 @@ MockServer::MockServer(MockOptions options) {
 MockServer::~MockServer() = default;
 
 void MockServer::start() {
+  impl_->epoch = std::chrono::steady_clock::now();
   impl_->server.bind();
   impl_->server.start();
 }

@@ -16,13 +16,17 @@ struct MockOptions {
   int workers = 1;
   std::string name = "mock";    // appears in answers, so tests can tell clouds apart
   int ttft_ms = 0;              // delay before the first streamed token
+  int first_byte_ms = 0;        // delay before any answer to a chat request, stream or not
   double tokens_per_sec = 0;    // 0: stream every token at once
   int tokens = 12;              // completion length in tokens
   int fail_status = 0;          // answer every request with this status (0: off)
   double fail_rate = 1.0;       // fraction of requests that get fail_status
   int retry_after_s = 0;        // Retry-After sent with failures (0: none)
   bool hang = false;            // accept requests, never answer
-  int close_after_chunks = -1;  // streams: cut the connection after N chunks (-1: off)
+  int close_after_chunks = -1;  // cut the connection after N stream chunks (-1: off); a whole
+                                // (non-stream) answer is one chunk: 0 drops it unanswered
+  int flap_ms = 0;  // alternate flap_ms up / flap_ms down, starting up (0: off); while down,
+                    // every request but /mock/* is dropped at once, unanswered
   int hang_after_chunks = -1;   // streams: stop sending after N chunks (-1: off)
   int error_after_chunks = -1;  // streams: send the dialect's error event after N chunks (-1: off)
   int tool_calls = 1;           // tool calls per answer when tools are offered
@@ -39,6 +43,7 @@ struct MockStats {
   std::atomic<std::uint64_t> failures{0};   // injected error statuses
   std::atomic<std::uint64_t> cancelled{0};  // the client left before the answer was complete
   std::atomic<std::uint64_t> completed_streams{0};
+  std::atomic<std::uint64_t> dropped{0};  // connections closed without an answer (faults)
 };
 
 class MockServer {

@@ -44,9 +44,10 @@ function launch(args, { readyPattern = /listening on http:\/\/[^:]+:(\d+)/, env 
   return { proc, out, exited, ready };
 }
 
-// A `stratus mock` process. `args`: extra flags such as ['--fail-status', '500'].
-export async function startMock(args = [], { env } = {}) {
-  const m = launch(['mock', '--port', '0', ...args], { env });
+// A `stratus mock` process. `args`: extra flags such as ['--fail-status', '500']; `port`: a
+// fixed port (to restart a mock where the gateway expects it), 0 = any free port.
+export async function startMock(args = [], { env, port: fixedPort = 0 } = {}) {
+  const m = launch(['mock', '--port', String(fixedPort), ...args], { env });
   const port = await m.ready;
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -56,10 +57,11 @@ export async function startMock(args = [], { env } = {}) {
     proc: m.proc,
     out: m.out,
     exited: m.exited,
+    args,
     stats: async () => (await fetch(`${url}/mock/stats`)).json(),
     lastRequest: async () => (await fetch(`${url}/mock/last-request`)).json(),
-    stop: async () => {
-      m.proc.kill('SIGTERM');
+    stop: async (signal = 'SIGTERM') => {
+      m.proc.kill(signal);
       return m.exited;
     },
   };
