@@ -84,6 +84,11 @@ line('Rows "stratus×3-latency" and "stratus×3-least-busy" send the same reques
   'deployments (three providers on the same upstream mock) with that strategy; "vs stratus" = their req/s relative ' +
   'to the single-deployment alias, so it is the price of balancing, breakers and attempt bookkeeping (the bar: ≥ 0.95×).');
 line();
+line('Row "stratus+governance" is a second stratus process serving the same single-deployment alias with governance ' +
+  'on: a master key, a virtual key on every request (its RPM/TPM limits and $ budget far above what the run uses, so ' +
+  'nothing is refused), the deployment priced, a SQLite store and one ledger event per request; "vs stratus" = ' +
+  'governed ÷ ungoverned req/s (the bar: ≥ 0.85×).');
+line();
 line('"stratus CPU/req" = CPU time (user + system) the stratus process spent per completed request during ' +
   'the case, from /proc: steadier than req/s on a shared box and independent of the upstream mock\'s own cost ' +
   '(the Bedrock mock verifies SigV4 and frames event streams; it costs about twice the OpenAI mock).');
@@ -105,6 +110,24 @@ for (const kase of cases) {
       `${isDirect ? '—' : signed(direct && r.p50_us - direct.p50_us)} | ${isDirect ? '—' : signed(direct && r.p99_us - direct.p99_us)} | ` +
       `${target === 'nginx' ? '1.00×' : ratio(r.rps, nginx?.rps)} | ${target.startsWith('stratus') ? ratio(r.rps, stratus?.rps) : '—'} | ` +
       `${int(r.cpu_us_per_req)} | ${target.startsWith('stratus') ? ratio(r.cpu_us_per_req, stratus?.cpu_us_per_req) : '—'} | ${int(r.co_p99_us)} | ${p.length ? `**FAILED: ${p.join('; ')}**` : `ok (${int(r.requests)} × 2xx)${caveat(r)}`} |`);
+  }
+}
+
+// Governed ÷ ungoverned, per case, against the 0.85× bar.
+const GOV = 'stratus+governance';
+if (targets.includes(GOV)) {
+  const parts = [];
+  for (const kase of cases) {
+    const g = find(wrk, GOV, kase);
+    const s = find(wrk, 'stratus', kase);
+    if (!g?.rps || !s?.rps) continue;
+    const r = g.rps / s.rps;
+    const cpu = g.cpu_us_per_req && s.cpu_us_per_req ? `, CPU/req ${ratio(g.cpu_us_per_req, s.cpu_us_per_req)}` : '';
+    parts.push(`${kase} ${r.toFixed(2)}×${cpu}${r < 0.85 ? ' **(below 0.85×)**' : ''}`);
+  }
+  if (parts.length) {
+    line();
+    line(`Governance (governed ÷ ungoverned req/s; bar ≥ 0.85×): ${parts.join('; ')}.`);
   }
 }
 
