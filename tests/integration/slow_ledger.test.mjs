@@ -123,7 +123,9 @@ async function send(gw, key, rid, i) {
   try {
     const r = await fetch(`${gw.baseURL}/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key.key}`, 'x-request-id': rid },
+      // The gateway's ledger keeps its own request id (a client's x-request-id may repeat), so
+      // each request is its own agent task: the ledger's task_id ties a row to its request.
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key.key}`, 'x-request-id': rid, 'x-stratus-task-id': rid },
       body: JSON.stringify(body),
       signal: ac.signal,
     });
@@ -254,7 +256,7 @@ async function postgresStore() {
   };
 }
 
-const LEDGER_COLUMNS = 'SELECT request_id, key_id, alias, provider, status, attempts, prompt_tokens, completion_tokens, cost_usd FROM ledger';
+const LEDGER_COLUMNS = 'SELECT task_id AS rid, key_id, alias, provider, status, attempts, prompt_tokens, completion_tokens, cost_usd FROM ledger';
 
 async function admin(gw, method, path, payload) {
   const r = await fetch(`${gw.url}${path}`, {
@@ -270,7 +272,7 @@ async function admin(gw, method, path, payload) {
 // Every record that got an answer has its ledger row with the tokens the mock reported and
 // the cost at the serving deployment's price. Returns the rows by request id.
 function checkRows(store, recs, rows, what) {
-  const byId = new Map(rows.map((r) => [r.request_id, r]));
+  const byId = new Map(rows.map((r) => [r.rid, r]));
   let missing = [];
   let tokens = { prompt: 0, completion: 0, cost: 0 };
   let want = { prompt: 0, completion: 0, cost: 0 };
@@ -376,7 +378,7 @@ for (const kind of ['sqlite', 'postgres']) {
       assert.equal(stats.dropped ?? 0, 0, JSON.stringify(stats));
 
       completeUsage(recs, promptOf);
-      const rows = await store.rows(`${LEDGER_COLUMNS} WHERE request_id LIKE 'main-%'`);
+      const rows = await store.rows(`${LEDGER_COLUMNS} WHERE task_id LIKE 'main-%'`);
       assert.equal(rows.length, N, `${rows.length} ledger rows for ${N} requests`);
       const [{ n: total }] = await store.rows(`SELECT count(*) AS n FROM ledger`);
       assert.equal(Number(total), N, 'rows other than these requests (or duplicates)');
@@ -399,14 +401,16 @@ for (const kind of ['sqlite', 'postgres']) {
       // Fail-over: every failover request was served by the live deployment, some after a retry.
       const fo = rows.filter((r) => r.alias === 'failover');
       assert.ok(fo.length > 0 && fo.some((r) => r.attempts >= 2), 'no fail-over attempts recorded');
+      console.log(`${kind}: ${N} requests in ${seconds.toFixed(1)} s (${Math.round(N / seconds)}/s), ` + `outage ${store.outageMs} ms, flush stats ${JSON.stringify(stats)}`);
       // The CLI reads the same store.
       const cli = await run(BIN, ['usage', '--config', gw.configFile, '--by', 'key', '--since', '1d', '--json']);
-      const cliRows = JSON.parse(cli.stdout).rows;
+      const cliOut = JSON.parse(cli.stdout);
+      assert.equal(cliOut.total?.requests, N, `stratus usage total: ${JSON.stringify(cliOut.total)}`);
+      const cliRows = cliOut.rows;
       const cliAlpha = cliRows.find((x) => x.group === keys.alpha.id);
       assert.equal(cliAlpha?.requests, recs.filter((r) => r.key === keys.alpha.id).length, cli.stdout.slice(0, 500));
       const cliSum = cliRows.reduce((s, x) => s + (x.group === keys.abort.id ? 0 : x.cost_usd), 0);
       assert.ok(Math.abs(cliSum - want.cost) < 1e-9, `stratus usage says $${cliSum}, want $${want.cost}`);
-      console.log(`${kind}: ${N} requests in ${seconds.toFixed(1)} s (${Math.round(N / seconds)}/s), ` + `outage ${store.outageMs} ms, flush stats ${JSON.stringify(stats)}`);
     });
 
     test(`SIGTERM with ${CONCURRENCY} requests in flight: every answered request is in the store`, { timeout: 120000 * SLOW }, async () => {
@@ -426,10 +430,10 @@ for (const kind of ['sqlite', 'postgres']) {
       for (const r of answered) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
       completeUsage(recs, promptOf);
       // Straight from the database, with the gateway gone.
-      const rows = await store.rows(`${LEDGER_COLUMNS} WHERE request_id LIKE 'term-%'`);
+      const rows = await store.rows(`${LEDGER_COLUMNS} WHERE task_id LIKE 'term-%'`);
       checkRows(store, recs, rows, 'SIGTERM run');
       const sentIds = new Set(recs.map((r) => r.rid));
-      assert.deepEqual(rows.filter((r) => !sentIds.has(r.request_id)).slice(0, 3), [], 'rows for requests never sent');
+      assert.deepEqual(rows.filter((r) => !sentIds.has(r.rid)).slice(0, 3), [], 'rows for requests never sent');
       console.log(`${kind}: SIGTERM after ${Math.round(N_TERM * 0.4)} sent: ${answered.length} answered (statuses ${JSON.stringify(statuses)}), ${rows.length} rows`);
     });
 
@@ -452,14 +456,15 @@ for (const kind of ['sqlite', 'postgres']) {
       const stats = await admin(gw, 'POST', '/admin/flush');
       assert.equal(stats.in_journal ?? 0, 0, JSON.stringify(stats));
       completeUsage(recs, promptOf);
-      const rows = await store.rows(`${LEDGER_COLUMNS} WHERE request_id LIKE 'down-%'`);
+      const rows = await store.rows(`${LEDGER_COLUMNS} WHERE task_id LIKE 'down-%'`);
       assert.equal(rows.length, N_DOWN, `${rows.length} rows for ${N_DOWN} requests; flush stats ${JSON.stringify(stats)}`);
       checkRows(store, recs, rows, 'store-down run');
 
       // Nothing lost, nothing twice, over the whole run.
-      const [{ n, d }] = await store.rows(`SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM ledger`);
+      const [{ n, d, t }] = await store.rows(`SELECT count(*) AS n, count(DISTINCT request_id) AS d, count(DISTINCT task_id) AS t FROM ledger`);
       const answered = all.filter((r) => r.done).length;
       assert.equal(Number(n), Number(d), 'duplicate request ids');
+      assert.equal(Number(n), Number(t), 'two rows for one request');
       assert.ok(Number(n) >= answered && Number(n) <= all.length, `${n} rows, ${answered} answered of ${all.length} sent`);
     });
   });
