@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -131,6 +131,7 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
 
   after(async () => {
     await Promise.all([gw?.stop(), mock?.stop()]);
+    if (dbPath) rmSync(join(dbPath, '..'), { recursive: true, force: true });
   });
 
   test('a request without a key, or with an unknown one, gets 401 invalid_api_key in OpenAI shape', async () => {
@@ -268,7 +269,7 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     assertError(m[3], 429, 'rate_limit_exceeded', 'alias rpm');
   });
 
-  test('TPM: a small tokens-per-minute limit refuses once used up, with the -tokens headers', async () => {
+  test('TPM: a small tokens-per-minute limit refuses once used up, with the -tokens headers', async (t) => {
     const tpm = 200;
     const k = await createKey({ name: 'tpm200', tpm });
     const t0 = Date.now();
@@ -293,6 +294,7 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     const refill = Math.ceil((tpm * (Date.now() - t0)) / 60000) + 1;
     assert.ok(used <= tpm + perRequest + refill, `used ${used} tokens with tpm ${tpm} (${perRequest} per request)`);
     assert.ok(used >= tpm - perRequest, `refused early: used ${used} tokens with tpm ${tpm} (${perRequest} per request)`);
+    t.diagnostic(`tpm ${tpm}: ${used} tokens answered before the refusal (${perRequest} per request)`);
   });
 
   test('x-stratus-cost-usd = prompt × input price + completion × output price', async () => {
@@ -313,7 +315,7 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     }
   });
 
-  test('a budget is hit with 429 insufficient_quota and never overshot by more than one request', async () => {
+  test('a budget is hit with 429 insufficient_quota and never overshot by more than one request', async (t) => {
     const budget = 200; // $; pricey = $0.5 a token, so ~20 tokens ≈ $10 a request
     const maxTokens = 10;
     const k = await createKey({ name: 'budgeted', budget_usd: budget, budget_period: 'month' });
@@ -347,6 +349,7 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     assert.ok(row, JSON.stringify(usage.json));
     assert.ok(Math.abs(row.cost_usd - spentSeen) < 1e-6, `ledger $${row.cost_usd}, answers $${spentSeen}`);
     assert.ok(row.cost_usd <= budget + worst, `ledger says $${row.cost_usd} spent of $${budget}`);
+    t.diagnostic(`budget $${budget}: ${burst.length - refused.length} of 100 concurrent admitted, ${seq} more one at a time; spent $${row.cost_usd} (one request ≤ $${worst})`);
   });
 
   test('a task limit: the 6th call of a 5-call task gets 429 task_budget_exceeded; GET /admin/tasks shows 5 calls', async () => {
@@ -389,7 +392,7 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     assert.ok(rec?.revoked_ms > 0, JSON.stringify(rec));
   });
 
-  test('a key revoked by the CLI in another process is refused within 1 s', async () => {
+  test('a key revoked by the CLI in another process is refused within 1 s', async (t) => {
     const k = await createKey({ name: 'cli-revoked' });
     assert.equal((await chat(k, body('small'))).status, 200);
     const out = await run(BIN, ['keys', 'revoke', '--config', gw.configFile, k.id]);
@@ -407,6 +410,7 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     }
     assert.ok(refusedAfter >= 0, `still accepted 3 s after \`stratus keys revoke\` (${out.stdout}${out.stderr})`);
     assert.ok(refusedAfter < 1000 * SLOW, `refused only ${refusedAfter} ms after the CLI revoked it`);
+    t.diagnostic(`refused ${refusedAfter} ms after \`stratus keys revoke\` exited`);
   });
 
   test('GET /admin/usage?group_by=key sums match what every key was answered', async () => {
