@@ -216,16 +216,20 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     tally(k.id).requests++;
   });
 
-  test('RPM 60 under 100 concurrent requests: exactly 60 pass, 40 get 429 with x-ratelimit-* and retry-after', async () => {
+  test('RPM 60 under 100 concurrent requests: exactly 60 pass, 40 get 429 with x-ratelimit-* and retry-after', async (t) => {
     const k = await createKey({ name: 'rpm60', rpm: 60 });
+    const t0 = Date.now();
     const results = await Promise.all(Array.from({ length: 100 }, () => chat(k, body('small'))));
+    const burstMs = Date.now() - t0;
     const ok = results.filter((r) => r.status === 200);
     const limited = results.filter((r) => r.status === 429);
-    assert.deepEqual(
-      { ok: ok.length, limited: limited.length },
-      { ok: 60, limited: 40 },
-      `statuses: ${JSON.stringify(results.map((r) => r.status))}`,
-    );
+    assert.equal(ok.length + limited.length, 100, `statuses: ${JSON.stringify(results.map((r) => r.status))}`);
+    // The bucket refills at 1 request a second: a burst slower than 1 s (sanitized builds) may
+    // see one more pass per second it took; a normal burst takes a fraction of a second.
+    const refill = Math.floor(burstMs / 1000);
+    if (refill === 0) assert.deepEqual({ ok: ok.length, limited: limited.length }, { ok: 60, limited: 40 }, `statuses: ${JSON.stringify(results.map((r) => r.status))}`);
+    else assert.ok(ok.length >= 60 && ok.length <= 60 + refill, `${ok.length} passed in a ${burstMs} ms burst`);
+    t.diagnostic(`${ok.length} of 100 passed, ${limited.length} refused, burst ${burstMs} ms`);
     for (const r of limited) {
       assertError(r, 429, 'rate_limit_exceeded', 'over RPM');
       assert.equal(r.headers.get('x-ratelimit-limit-requests'), '60');
@@ -236,7 +240,8 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     }
     // Each admitted request took one request from the bucket: remaining 59, 58, ..., 0 once each.
     const remaining = ok.map((r) => Number(r.headers.get('x-ratelimit-remaining-requests'))).sort((a, b) => a - b);
-    assert.deepEqual(remaining, Array.from({ length: 60 }, (_, i) => i), 'x-ratelimit-remaining-requests on the 60 answers');
+    if (refill === 0) assert.deepEqual(remaining, Array.from({ length: 60 }, (_, i) => i), 'x-ratelimit-remaining-requests on the 60 answers');
+    else assert.ok(remaining.every((v) => v >= 0 && v <= 59), `x-ratelimit-remaining-requests: ${remaining}`);
     for (const r of ok) assert.equal(r.headers.get('x-ratelimit-limit-requests'), '60');
   });
 
@@ -350,6 +355,50 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     assert.ok(Math.abs(row.cost_usd - spentSeen) < 1e-6, `ledger $${row.cost_usd}, answers $${spentSeen}`);
     assert.ok(row.cost_usd <= budget + worst, `ledger says $${row.cost_usd} spent of $${budget}`);
     t.diagnostic(`budget $${budget}: ${burst.length - refused.length} of 100 concurrent admitted, ${seq} more one at a time; spent $${row.cost_usd} (one request ≤ $${worst})`);
+  });
+
+  test('a budget under 100 concurrent streams: 429 insufficient_quota, the ledger never over by more than one request', async (t) => {
+    const budget = 100;
+    const maxTokens = 10;
+    const k = await createKey({ name: 'budgeted-streams', budget_usd: budget, budget_period: 'day' });
+    const tl = tally(k.id);
+    const burst = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const r = await fetch(`${gw.baseURL}/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${k.key}` },
+          body: JSON.stringify(body('pricey', { max_tokens: maxTokens, stream: true, stream_options: { include_usage: true } })),
+        });
+        const text = await r.text();
+        tl.requests++;
+        if (r.status !== 200) return { status: r.status, json: JSON.parse(text) };
+        const usage = text
+          .split('\n')
+          .filter((l) => l.startsWith('data: {'))
+          .map((l) => JSON.parse(l.slice(6)))
+          .find((c) => c.usage)?.usage;
+        assert.ok(usage, `a stream without usage: ${text.slice(-300)}`);
+        assert.ok(text.includes('data: [DONE]'), `a stream cut short: ${text.slice(-300)}`);
+        tl.prompt_tokens += usage.prompt_tokens;
+        tl.completion_tokens += usage.completion_tokens;
+        tl.cost_usd += cost('pricey', usage);
+        return { status: 200, usage };
+      }),
+    );
+    const ok = burst.filter((r) => r.status === 200);
+    const refused = burst.filter((r) => r.status !== 200);
+    assert.ok(ok.length > 0 && refused.length > 0, `${ok.length} streams admitted of 100`);
+    for (const r of refused) assertError(r, 429, 'insufficient_quota', 'stream over budget');
+    const worst = Math.max(...ok.map((r) => cost('pricey', { prompt_tokens: r.usage.prompt_tokens, completion_tokens: maxTokens })));
+    assert.equal((await admin('POST', '/admin/flush')).status, 200);
+    const usage = await admin('GET', '/admin/usage?group_by=key&since=1d');
+    const row = usage.json.rows.find((x) => x.group === k.id);
+    assert.ok(row, JSON.stringify(usage.json));
+    assert.equal(row.requests, 100);
+    assert.ok(Math.abs(row.cost_usd - tl.cost_usd) < 1e-6, `ledger $${row.cost_usd}, streams' usage × price $${tl.cost_usd}`);
+    assert.ok(row.cost_usd <= budget + worst, `streams spent $${row.cost_usd} of a $${budget} budget (one request ≤ $${worst})`);
+    assert.ok(row.cost_usd > budget - worst, `refused early: $${row.cost_usd} of $${budget}`);
+    t.diagnostic(`budget $${budget}: ${ok.length} of 100 streams admitted, ledger $${row.cost_usd}`);
   });
 
   test('a task limit: the 6th call of a 5-call task gets 429 task_budget_exceeded; GET /admin/tasks shows 5 calls', async () => {
