@@ -169,6 +169,10 @@ std::string AccessLog::format(const AccessRecord& r) {
     if (r.usage->cached_tokens)
       out += fmt::format(R"(,"cached_tokens":{})", r.usage->cached_tokens);
   }
+  if (!r.key_id.empty()) out += R"(,"key_id":)" + str(r.key_id);
+  if (!r.team.empty()) out += R"(,"team":)" + str(r.team);
+  if (!r.task_id.empty()) out += R"(,"task_id":)" + str(r.task_id);
+  if (r.cost_usd >= 0) out += fmt::format(R"(,"cost_usd":{:.8f})", r.cost_usd);
   if (!r.error.empty()) out += R"(,"error":)" + str(r.error);
   if (r.tries.size() > 1) {
     out += R"(,"tries":[)";

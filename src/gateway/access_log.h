@@ -5,6 +5,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include "api/openai.h"
+#include "governance/limiter.h"
+#include "governance/prices.h"
 
 namespace stratus::gateway {
 
@@ -40,6 +43,20 @@ struct AccessRecord {
   std::string error;  // kind and message of the last failure, if any
   // Every attempt, logged when there was more than one (retries, fail-overs, hedges).
   std::vector<AttemptRecord> tries;
+
+  // Governance (when on): who asked, what it cost.
+  std::string ledger_id;  // the gateway's own id (a client's x-request-id may repeat)
+  std::string key_id, team, task_id;
+  double cost_usd = -1;  // -1: not computed
+  // Set while routing: the price of the deployment that answered, and headers every answer
+  // carries (x-ratelimit-*).
+  const governance::Price* price = nullptr;
+  const governance::Headers* extra_headers = nullptr;
+  long content_events = 0;  // streamed chunks with content (bills a cut stream)
+  // Called once when the request ends, before the log line (settles limits, writes the ledger).
+  std::function<void(AccessRecord&)> on_finish;
+  // Streams: whether the cost so far takes a budget past its limit (checked now and then).
+  std::function<bool(const AccessRecord&)> over_budget;
 };
 
 class AccessLog {

@@ -1,10 +1,17 @@
 // Snapshot ownership and reload.
 #include "gateway/gateway.h"
 
+#include <spdlog/spdlog.h>
+
 namespace stratus::gateway {
 
 Gateway::Gateway(config::Config initial, ConfigLoader loader)
-    : loader_(std::move(loader)), log_(initial.server.access_log) {
+    : loader_(std::move(loader)),
+      log_(initial.server.access_log),
+      governance_(Governance::start(initial)) {
+  if (initial.auth.master_key.empty()) {
+    spdlog::warn("no auth.master_key: the gateway is open to every client (dev mode)");
+  }
   snapshot_.store(build_snapshot(std::move(initial), nullptr));
 }
 

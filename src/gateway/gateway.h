@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "gateway/access_log.h"
+#include "gateway/governance.h"
 #include "gateway/snapshot.h"
 
 namespace stratus::http {
@@ -34,6 +35,9 @@ class Gateway {
   std::expected<void, std::string> reload();
 
   AccessLog& access_log() { return log_; }
+  // Keys, limits, budgets and the ledger; nullptr when the config asks for none (set at start:
+  // a reload does not turn governance on or off, nor move the store).
+  Governance* governance() { return governance_.get(); }
 
  private:
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
@@ -41,6 +45,7 @@ class Gateway {
   ConfigLoader loader_;
   std::mutex reload_mutex_;
   AccessLog log_;
+  std::unique_ptr<Governance> governance_;
 };
 
 }  // namespace stratus::gateway

@@ -1,7 +1,11 @@
 // Per-worker request handling: the OpenAI-compatible pass-through path with ordered fallback.
 #include "gateway/handler.h"
 
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <random>
@@ -11,6 +15,8 @@
 #include "api/openai.h"
 #include "auth/signer.h"
 #include "codec/sse.h"
+#include "gateway/governance.h"
+#include "governance/tokens.h"
 #include "http/client.h"
 
 namespace stratus::gateway {
@@ -112,6 +118,110 @@ class InFlight {
   routing::DeploymentState& s_;
 };
 
+// One request's governance: its key (the ring keeps it alive) and admission.
+struct Governed {
+  Governance* gov = nullptr;
+  std::shared_ptr<const governance::KeyRing> ring;
+  const governance::KeyInfo* key = nullptr;
+  std::optional<governance::Admission> admission;
+  governance::Headers refusal_headers;
+  long prompt_estimate = 0;
+};
+
+// An admin answer computed off the worker threads.
+struct AdminReply {
+  unsigned status = 200;
+  std::string body;
+};
+
+// A blocking admin call's result, handed back to the worker that waits for it.
+struct AdminWait {
+  explicit AdminWait(net::io_context& ioc) : timer(ioc, net::steady_timer::time_point::max()) {}
+  net::steady_timer timer;
+  AdminReply reply;
+};
+
+std::string_view presented_key(const StringRequest& req) {
+  auto auth = sv(req[bhttp::field::authorization]);
+  if (auth.size() > 7 && (auth.starts_with("Bearer ") || auth.starts_with("bearer "))) {
+    auth.remove_prefix(7);
+    while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
+    return auth;
+  }
+  return sv(req["x-api-key"]);
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+std::optional<double> header_number(const StringRequest& req, std::string_view name) {
+  auto v = sv(req[beast::string_view(name.data(), name.size())]);
+  if (v.empty()) return std::nullopt;
+  double d = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  if (ec != std::errc{} || end != v.data() + v.size() || d < 0) return std::nullopt;
+  return d;
+}
+
+std::string cost_text(double usd) { return fmt::format("{:.8f}", usd); }
+
+// %XX and '+' in a query value or path segment.
+std::string url_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += in[i] == '+' ? ' ' : in[i];
+    }
+  }
+  return out;
+}
+
+// GET /admin/tasks/{id}: the task's totals over the keys that used it, and each key's part.
+std::string tasks_json(const std::string& task, const std::vector<governance::TaskInfo>& infos) {
+  json::array parts;
+  long calls = 0, refused = 0, prompt = 0, completion = 0;
+  double cost = 0;
+  std::int64_t first = 0, last = 0;
+  for (const auto& t : infos) {
+    calls += t.calls;
+    refused += t.refused;
+    prompt += t.prompt_tokens;
+    completion += t.completion_tokens;
+    cost += t.cost_usd;
+    if (first == 0 || t.first_ms < first) first = t.first_ms;
+    last = std::max(last, t.last_ms);
+    parts.emplace_back(json::object{{"key_id", t.key_id},
+                                    {"calls", t.calls},
+                                    {"refused", t.refused},
+                                    {"in_flight", t.in_flight},
+                                    {"prompt_tokens", t.prompt_tokens},
+                                    {"completion_tokens", t.completion_tokens},
+                                    {"cost_usd", t.cost_usd},
+                                    {"max_calls", t.limits.max_calls},
+                                    {"max_usd", t.limits.max_usd}});
+  }
+  return json::serialize(json::object{{"task_id", task},
+                                      {"key_id", infos.front().key_id},
+                                      {"calls", calls},
+                                      {"refused", refused},
+                                      {"prompt_tokens", prompt},
+                                      {"completion_tokens", completion},
+                                      {"cost_usd", cost},
+                                      {"first_ms", first},
+                                      {"last_ms", last},
+                                      {"wall_ms", last - first},
+                                      {"keys", std::move(parts)}});
+}
+
 // What an attempt at one deployment came to.
 enum class Outcome {
   answered,        // the client got its answer (or left): stop
@@ -152,11 +262,11 @@ struct Route {
   std::string_view path;
   bhttp::verb method;
 };
-constexpr Route kRoutes[] = {{"/v1/chat/completions", bhttp::verb::post},
-                             {"/v1/embeddings", bhttp::verb::post},
-                             {"/v1/models", bhttp::verb::get},
-                             {"/admin/reload", bhttp::verb::post},
-                             {"/admin/deployments", bhttp::verb::get}};
+constexpr Route kRoutes[] = {
+    {"/v1/chat/completions", bhttp::verb::post},
+    {"/v1/embeddings", bhttp::verb::post},
+    {"/v1/models", bhttp::verb::get},
+};
 
 // Pads a worker's random seed so two workers never share a sequence.
 std::uint64_t seed_for(int worker) {
@@ -239,6 +349,11 @@ class WorkerHandler {
 
   void finish(AccessRecord& rec, Clock::time_point t0) {
     rec.latency_ms = ms_since(t0);
+    if (rec.on_finish) {
+      auto settle = std::move(rec.on_finish);
+      rec.on_finish = nullptr;
+      settle(rec);
+    }
     log_.write(rec);
   }
 
@@ -258,7 +373,6 @@ class WorkerHandler {
   }
 
   Task<void> proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Clock::time_point t0);
-  Task<void> admin_deployments(Exchange& ex, AccessRecord& rec, Clock::time_point t0);
   // One attempt at `t` (hedged when the alias says so): its outcome.
   Task<Outcome> try_target(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
                            const Alias& head, routing::Plan& plan,
@@ -346,12 +460,41 @@ class WorkerHandler {
       if (!piece || piece->empty()) co_return;
     }
   }
-  void add_route_headers(bhttp::fields& h, const Target& t, const AccessRecord& rec) const {
+  static void add_route_headers(bhttp::fields& h, const Target& t, AccessRecord& rec) {
+    rec.price = &t.price;
+    add_governance_headers(h, rec);
     h.set("x-request-id", rec.request_id);
     h.set("x-stratus-provider", t.provider);
     h.set("x-stratus-deployment", t.id);
     h.set("x-stratus-attempts", std::to_string(rec.attempts));
   }
+  static void add_governance_headers(bhttp::fields& h, const AccessRecord& rec) {
+    if (!rec.extra_headers) return;
+    for (const auto& [name, value] : *rec.extra_headers) {
+      h.set(beast::string_view(name.data(), name.size()), value);
+    }
+  }
+  // A streamed chunk with content went out: count it (a cut stream is billed by it) and, now and
+  // then, stop a stream whose cost would take a budget past its limit.
+  bool content_sent(AccessRecord& rec) {
+    ++rec.content_events;
+    return rec.over_budget && rec.content_events % 8 == 0 && rec.over_budget(rec);
+  }
+  // A stream whose cost would cross its budget ends here, with an error event.
+  Task<void> end_over_budget(Exchange& ex, AccessRecord& rec) {
+    auto e = Error::make(ErrorKind::rate_limit,
+                         "The stream was stopped: its cost would exceed the budget", "",
+                         "insufficient_quota");
+    rec.error = "rate_limit: budget exceeded mid-stream";
+    co_await ex.write_chunk(api::sse_error_event(e), true);
+  }
+  // Governance before routing: the key, its model allow-list, rate limits, budgets and task
+  // limits. A refusal is the answer to send; nullopt lets the request through.
+  std::optional<StringResponse> admit(Exchange& ex, const Snapshot& snap, const Alias& alias,
+                                      Endpoint ep, Inbound& in, AccessRecord& rec, Governed& g);
+  void settle(Governed& g, AccessRecord& rec);
+  Task<void> admin(Exchange& ex, std::string_view path, AccessRecord& rec, Clock::time_point t0);
+  Task<AdminReply> off_worker(std::function<AdminReply()> work);
   // Until the first content, reads wait at most what is left of the first-token time.
   static void arm_first_token(ClientResponse& up, const Target& t, Clock::time_point start) {
     if (t.first_token_ms <= 0) return;
@@ -404,8 +547,12 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
 
   AccessRecord rec;
   rec.request_id = request_id(req);
+  if (gw_.governance() && !req["x-request-id"].empty()) {
+    rec.ledger_id = id_prefix_ + "-l" + std::to_string(++seq_);  // a client's id may repeat
+  }
   rec.method = std::string(sv(req.method_string()));
   rec.path = std::string(path);
+  if (path.starts_with("/admin/")) co_return co_await admin(ex, path, rec, t0);
 
   auto route = std::find_if(std::begin(kRoutes), std::end(kRoutes),
                             [&](const Route& r) { return r.path == path; });
@@ -427,15 +574,70 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
   if (path == "/v1/models") {
     co_return co_await respond(ex, json_response(200, snapshot().models_json), rec, t0);
   }
-  if (path.starts_with("/admin/") && !ex.peer_is_loopback()) {
+  co_await proxy(ex, path == "/v1/embeddings" ? Endpoint::embeddings : Endpoint::chat, rec, t0);
+}
+
+// The admin API: with a master key, only its bearer may call it; without one, loopback clients.
+Task<void> WorkerHandler::admin(Exchange& ex, std::string_view path, AccessRecord& rec,
+                                Clock::time_point t0) {
+  auto& req = ex.request();
+  auto snap = snapshot_ptr();
+  const auto& master = snap->config.auth.master_key;
+  if (!master.empty()) {
+    if (!same_secret(presented_key(req), master)) {
+      co_return co_await respond(
+          ex,
+          error_response(Error::make(ErrorKind::authentication,
+                                     "The admin API needs the master key: Authorization: Bearer "
+                                     "<auth.master_key>",
+                                     "", "invalid_api_key")),
+          rec, t0);
+    }
+  } else if (!ex.peer_is_loopback()) {
     co_return co_await respond(
         ex,
         error_response(
             Error::make(ErrorKind::permission, "admin endpoints answer loopback clients only")),
         rec, t0);
   }
-  if (path == "/admin/deployments") co_return co_await admin_deployments(ex, rec, t0);
+  const auto method = req.method();
+  auto wrong_method = [&](bhttp::verb allowed) {
+    auto res = error_response(Error::make(
+        ErrorKind::method_not_allowed, "Method " + rec.method + " is not allowed on " + rec.path +
+                                           "; use " + std::string(bhttp::to_string(allowed))));
+    res.set(bhttp::field::allow, bhttp::to_string(allowed));
+    return res;
+  };
+  auto reply = [](AdminReply r) { return json_response(r.status, std::move(r.body)); };
+  auto failed = [](const Error& e) {
+    return AdminReply{static_cast<unsigned>(core::http_status(e.kind)), core::to_openai_json(e)};
+  };
+  std::string_view query;
+  if (auto q = sv(req.target()).find('?'); q != std::string_view::npos) {
+    query = sv(req.target()).substr(q + 1);
+  }
+  auto param = [&](std::string_view name) -> std::string {
+    for (std::string_view rest = query; !rest.empty();) {
+      auto amp = rest.find('&');
+      auto pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+      auto eq = pair.find('=');
+      if (pair.substr(0, eq) == name) {
+        return eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
+      }
+    }
+    return {};
+  };
+
+  if (path == "/admin/deployments") {
+    if (method != bhttp::verb::get)
+      co_return co_await respond(ex, wrong_method(bhttp::verb::get), rec, t0);
+    co_return co_await respond(ex, json_response(200, deployments_json(*snap, steady_ms())), rec,
+                               t0);
+  }
   if (path == "/admin/reload") {
+    if (method != bhttp::verb::post)
+      co_return co_await respond(ex, wrong_method(bhttp::verb::post), rec, t0);
     auto r = gw_.reload();
     if (!r) {
       co_return co_await respond(ex,
@@ -445,12 +647,233 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
     }
     co_return co_await respond(ex, json_response(200, R"({"status":"reloaded"})"), rec, t0);
   }
-  co_await proxy(ex, path == "/v1/embeddings" ? Endpoint::embeddings : Endpoint::chat, rec, t0);
+  Governance* gov = gw_.governance();
+  const bool governed_path = path == "/admin/keys" || path.starts_with("/admin/keys/") ||
+                             path.starts_with("/admin/tasks/") || path == "/admin/usage" ||
+                             path == "/admin/flush";
+  if (!governed_path) {
+    co_return co_await respond(
+        ex,
+        error_response(Error::make(ErrorKind::not_found,
+                                   "Unknown request URL: " + rec.method + " " + rec.path)),
+        rec, t0);
+  }
+  if (!gov) {
+    co_return co_await respond(
+        ex,
+        error_response(Error::make(ErrorKind::not_found,
+                                   "governance is off: set auth.master_key or store.url in the "
+                                   "config to use " +
+                                       rec.path)),
+        rec, t0);
+  }
+  if (path == "/admin/keys") {
+    if (method == bhttp::verb::get) {
+      // (A named function: GCC 12 mishandles temporaries inside co_await.)
+      std::function<AdminReply()> work = [gov, failed] {
+        auto keys = gov->list_keys();
+        if (!keys) return failed(keys.error());
+        return AdminReply{200, json::serialize(json::object{{"keys", std::move(*keys)}})};
+      };
+      auto r = co_await off_worker(std::move(work));
+      co_return co_await respond(ex, reply(std::move(r)), rec, t0);
+    }
+    if (method != bhttp::verb::post)
+      co_return co_await respond(ex, wrong_method(bhttp::verb::post), rec, t0);
+    boost::system::error_code ec;
+    auto body = json::parse(req.body(), ec);
+    if (ec || !body.is_object()) {
+      co_return co_await respond(
+          ex,
+          error_response(Error::make(ErrorKind::invalid_request,
+                                     "POST /admin/keys takes a JSON object: {\"name\": ...}")),
+          rec, t0);
+    }
+    // (A named function: GCC 12 mishandles temporaries inside co_await.)
+    std::function<AdminReply()> work = [gov, failed, request = std::move(body.as_object())] {
+      auto made = gov->create_key(request);
+      if (!made) return failed(made.error());
+      return AdminReply{200, json::serialize(*made)};
+    };
+    auto r = co_await off_worker(std::move(work));
+    co_return co_await respond(ex, reply(std::move(r)), rec, t0);
+  }
+  if (path.starts_with("/admin/keys/")) {
+    if (method != bhttp::verb::delete_)
+      co_return co_await respond(ex, wrong_method(bhttp::verb::delete_), rec, t0);
+    auto which = url_decode(path.substr(std::string_view("/admin/keys/").size()));
+    // (A named function: GCC 12 mishandles temporaries inside co_await.)
+    std::function<AdminReply()> work = [gov, failed, which] {
+      auto id = gov->revoke_key(which);
+      if (!id) return failed(id.error());
+      return AdminReply{200, json::serialize(json::object{{"revoked", *id}})};
+    };
+    auto r = co_await off_worker(std::move(work));
+    co_return co_await respond(ex, reply(std::move(r)), rec, t0);
+  }
+  if (path.starts_with("/admin/tasks/")) {
+    if (method != bhttp::verb::get)
+      co_return co_await respond(ex, wrong_method(bhttp::verb::get), rec, t0);
+    auto task = url_decode(path.substr(std::string_view("/admin/tasks/").size()));
+    auto infos = gov->governor().tasks().find(task);
+    if (infos.empty()) {
+      co_return co_await respond(
+          ex, error_response(Error::make(ErrorKind::not_found, "no task '" + task + "'")), rec, t0);
+    }
+    co_return co_await respond(ex, json_response(200, tasks_json(task, infos)), rec, t0);
+  }
+  if (path == "/admin/usage") {
+    if (method != bhttp::verb::get)
+      co_return co_await respond(ex, wrong_method(bhttp::verb::get), rec, t0);
+    std::size_t limit = 100;
+    if (auto l = param("limit"); !l.empty())
+      limit = static_cast<std::size_t>(std::max(1L, std::atol(l.c_str())));
+    // (A named function: GCC 12 mishandles temporaries inside co_await.)
+    std::function<AdminReply()> work = [gov, failed, by = param("group_by"), since = param("since"),
+                                        limit] {
+      auto u = gov->usage(by, since, limit);
+      if (!u) return failed(u.error());
+      return AdminReply{200, json::serialize(*u)};
+    };
+    auto r = co_await off_worker(std::move(work));
+    co_return co_await respond(ex, reply(std::move(r)), rec, t0);
+  }
+  // /admin/flush
+  if (method != bhttp::verb::post)
+    co_return co_await respond(ex, wrong_method(bhttp::verb::post), rec, t0);
+  // (A named function: GCC 12 mishandles temporaries inside co_await.)
+  std::function<AdminReply()> work = [gov] {
+    return AdminReply{200, json::serialize(gov->flush())};
+  };
+  auto r = co_await off_worker(std::move(work));
+  co_await respond(ex, reply(std::move(r)), rec, t0);
 }
 
-Task<void> WorkerHandler::admin_deployments(Exchange& ex, AccessRecord& rec, Clock::time_point t0) {
-  auto snap = snapshot_ptr();
-  co_await respond(ex, json_response(200, deployments_json(*snap, steady_ms())), rec, t0);
+Task<AdminReply> WorkerHandler::off_worker(std::function<AdminReply()> work) {
+  auto wait = std::make_shared<AdminWait>(ioc_);
+  net::post(gw_.governance()->admin_pool(), [wait, work = std::move(work), &ioc = ioc_] {
+    wait->reply = work();
+    net::post(ioc, [wait] { wait->timer.cancel(); });
+  });
+  co_await wait->timer.async_wait(use_tuple);
+  co_return std::move(wait->reply);
+}
+
+std::optional<StringResponse> WorkerHandler::admit(Exchange& ex, const Snapshot& snap,
+                                                   const Alias& alias, Endpoint ep, Inbound& in,
+                                                   AccessRecord& rec, Governed& g) {
+  auto& req = ex.request();
+  const auto now = unix_ms();
+  // Every request from here on is one ledger event, refused or not.
+  rec.on_finish = [this, &g](AccessRecord& r) { settle(g, r); };
+  auto refuse = [&](const Error& e, const governance::Headers* headers) {
+    auto res = error_response(e);
+    if (headers) {
+      for (const auto& [name, value] : *headers) {
+        res.set(beast::string_view(name.data(), name.size()), value);
+      }
+    }
+    rec.error = std::string(core::kind_name(e.kind)) + ": " + e.message;
+    return std::optional<StringResponse>(std::move(res));
+  };
+  const auto& master = snap.config.auth.master_key;
+  if (!master.empty()) {
+    auto presented = presented_key(req);
+    if (presented.empty()) {
+      return refuse(Error::make(ErrorKind::authentication,
+                                "Missing API key: send Authorization: Bearer <key> (or x-api-key)",
+                                "", "invalid_api_key"),
+                    nullptr);
+    }
+    if (same_secret(presented, master)) {
+      rec.key_id = "master";
+    } else {
+      g.ring = g.gov->keys();
+      auto key = g.ring->authenticate(presented, now);
+      if (!key) return refuse(governance::auth_error(key.error()), nullptr);
+      g.key = *key;
+      rec.key_id = g.key->id;
+      rec.team = g.key->team;
+    }
+  }
+  const governance::TeamLimits* team = nullptr;
+  if (!rec.team.empty()) {
+    if (auto it = snap.teams.find(rec.team); it != snap.teams.end()) team = &it->second;
+  }
+  rec.task_id = std::string(sv(req["x-stratus-task-id"])).substr(0, 200);
+  std::optional<long> task_calls;
+  if (auto v = header_number(req, "x-stratus-task-max-calls")) task_calls = static_cast<long>(*v);
+  const boost::json::value& body = ep == Endpoint::chat ? in.chat.body : in.emb.body;
+  g.prompt_estimate = ep == Endpoint::chat ? governance::estimate_chat_prompt_tokens(body)
+                                           : governance::estimate_embeddings_tokens(body);
+  governance::AdmitRequest r{
+      .key = g.key,
+      .team = team,
+      .model = alias.name,
+      .model_limits = alias.limits,
+      .price = alias.worst_price,
+      .prompt_tokens = g.prompt_estimate,
+      .max_output_tokens = ep == Endpoint::chat ? governance::worst_case_output_tokens(body) : 0,
+      .task_id = rec.task_id,
+      .task_max_calls = task_calls,
+      .task_max_usd = header_number(req, "x-stratus-task-max-usd"),
+      .now_ms = now};
+  auto admission = g.gov->governor().admit(r);
+  if (!admission) {
+    g.refusal_headers = std::move(admission.error().headers);
+    return refuse(admission.error().error, &g.refusal_headers);
+  }
+  g.admission = std::move(*admission);
+  if (!g.admission->headers.empty()) rec.extra_headers = &g.admission->headers;
+  if (g.admission->budget_reserved > 0 || g.admission->task_reserved > 0) {
+    rec.over_budget = [&g](const AccessRecord& r) {
+      const governance::Price price = r.price ? *r.price : governance::Price{};
+      return g.gov->governor().would_exceed(
+          *g.admission, governance::cost_usd(price, g.prompt_estimate, 0, r.content_events),
+          unix_ms());
+    };
+  }
+  return std::nullopt;
+}
+
+// The request is over: charge what it used (limits, budgets, task) and write its ledger event.
+void WorkerHandler::settle(Governed& g, AccessRecord& rec) {
+  const auto now = unix_ms();
+  governance::TokenUsage used;
+  if (rec.usage) {
+    used = {rec.usage->prompt_tokens, rec.usage->cached_tokens, rec.usage->cache_creation_tokens,
+            rec.usage->completion_tokens};
+  } else if (rec.content_events > 0) {
+    // A stream cut before its usage arrived: the provider produced about a token per chunk.
+    used = {g.prompt_estimate, 0, 0, rec.content_events};
+  }
+  const governance::Price price = rec.price ? *rec.price : governance::Price{};
+  double cost = 0;
+  if (g.admission) {
+    cost = g.gov->governor().settle(*g.admission, price, used, now);
+  } else if (rec.usage) {
+    cost = governance::cost_usd(price, used);
+  }
+  rec.cost_usd = cost;
+  store::LedgerEvent e;
+  e.time_ms = now;
+  e.request_id = rec.ledger_id.empty() ? rec.request_id : rec.ledger_id;
+  e.key_id = rec.key_id;
+  e.team = rec.team;
+  e.task_id = rec.task_id;
+  e.alias = rec.alias;
+  e.provider = rec.provider;
+  e.deployment = rec.deployment;
+  e.status = rec.status;
+  e.attempts = rec.attempts;
+  e.stream = rec.stream;
+  e.prompt_tokens = used.prompt;
+  e.cached_tokens = used.cached;
+  e.completion_tokens = used.completion;
+  e.cost_usd = cost;
+  e.latency_ms = rec.latency_ms;
+  e.ttft_ms = rec.ttfb_ms;
+  g.gov->ledger().submit(std::move(e));
 }
 
 Task<core::Result<Attempt>> WorkerHandler::attempt(const ClientRequest& creq, bool stream,
@@ -510,6 +933,14 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
             "The model `" + model + "` does not exist. Known models: " + snap->known_list, "model",
             "model_not_found")),
         rec, t0);
+  }
+
+  Governed governed;
+  if (Governance* gov = gw_.governance()) {
+    governed.gov = gov;
+    if (auto refused = admit(ex, *snap, *alias, ep, in, rec, governed)) {
+      co_return co_await respond(ex, std::move(*refused), rec, t0);
+    }
   }
 
   Error failure = Error::make(ErrorKind::unavailable, "model `" + model + "` has no deployments");
@@ -831,6 +1262,12 @@ Task<Outcome> WorkerHandler::conclude(Exchange& ex, Endpoint ep, Inbound& in, co
   rec.error.clear();
   rec.usage = usage;
   StringResponse out{static_cast<bhttp::status>(a.status), 11};
+  if (usage) {
+    out.set("x-stratus-cost-usd",
+            cost_text(governance::cost_usd(
+                t.price, {usage->prompt_tokens, usage->cached_tokens, usage->cache_creation_tokens,
+                          usage->completion_tokens})));
+  }
   out.set(bhttp::field::content_type, t.passthrough && !a.content_type.empty()
                                           ? std::string_view(a.content_type)
                                           : std::string_view("application/json"));
@@ -858,6 +1295,7 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
   std::string out;
   bool started = false;
   bool content = false;
+  bool over_budget = false;
   std::optional<Error> error;
   bool ended = false;
   auto& up = *a.response;
@@ -892,7 +1330,10 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
     if (!fed) error = fed.error();
     for (auto& c : chunks) {
       if (c.usage) rec.usage = c.usage;
-      content |= chunk_has_content(c);
+      if (chunk_has_content(c)) {
+        content = true;
+        over_budget |= content_sent(rec);
+      }
       bool usage_only = c.usage && !c.role && c.content.empty() && c.tool_calls.empty() &&
                         !c.finish_reason && c.refusal.empty() && c.reasoning.empty();
       if (usage_only && !wants_usage) continue;
@@ -911,7 +1352,7 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
       if (!co_await ex.write_chunk(out, ended)) break;
       out.clear();
     }
-    if (error) break;
+    if (error || (over_budget && started && !ended)) break;
   }
   if (ended && !error && !up.done()) {
     // Read the upstream's end of body in the background so its connection can be pooled.
@@ -933,6 +1374,8 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
   if (ex.broken()) {
     rec.status = 499;
     rec.error = "client closed the stream";
+  } else if (over_budget && !ended && !error) {
+    co_await end_over_budget(ex, rec);
   } else if (error || !ended) {
     auto e =
         error ? *error
@@ -957,6 +1400,7 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
   bool started = false;
   bool content = false;
   bool saw_done = false;
+  bool over_budget = false;
   const bool azure = t.deployment.type == "azure";
   std::optional<Error> error;
   auto& up = *a.response;
@@ -991,9 +1435,12 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
       } else if (azure && e.data.find("\"choices\":[]") != std::string::npos) {
         continue;  // Azure's prompt_filter_results chunk: clients that read choices[0] choke on it
       }
-      if (!content && has_content(e.data)) {
-        content = true;
-        disarm_first_token(up, t);
+      if (has_content(e.data)) {
+        if (!content) {
+          content = true;
+          disarm_first_token(up, t);
+        }
+        over_budget |= content_sent(rec);
       }
       out += e.raw;
     }
@@ -1007,7 +1454,7 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
     // At [DONE] the client has all it needs: end its body in the same write.
     if (!co_await ex.write_chunk(out, saw_done)) break;
     out.clear();
-    if (saw_done) break;
+    if (saw_done || over_budget) break;
   }
   if (saw_done && !up.done()) {
     // Read the upstream's end of body in the background so its connection can be pooled.
@@ -1025,6 +1472,8 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
   if (ex.broken()) {
     rec.status = 499;
     rec.error = "client closed the stream";
+  } else if (over_budget && !saw_done) {
+    co_await end_over_budget(ex, rec);
   } else if (error || !saw_done) {
     auto e = error ? *error
                    : Error::make(ErrorKind::upstream,

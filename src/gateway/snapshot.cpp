@@ -121,6 +121,19 @@ std::shared_ptr<const Snapshot> build_snapshot(config::Config cfg, const Snapsho
       t.breaker = m.breaker;
       t.ca_file = p->ca_file;
       t.max_connections = p->max_connections;
+      std::optional<governance::PriceOverride> over;
+      if (d.price)
+        over =
+            governance::PriceOverride{d.price->input, d.price->cached_input, {}, d.price->output};
+      if (auto price = governance::PriceTable::builtin().resolve(p->type, d.model, over)) {
+        t.price = *price;
+        t.priced = true;
+      }
+      auto& w = alias.worst_price;
+      w.input = std::max(w.input, t.price.input);
+      w.cached_input = std::max(w.cached_input, t.price.cached_input);
+      w.cache_write = std::max(w.cache_write, t.price.cache_write);
+      w.output = std::max(w.output, t.price.output);
       auto& state = states[t.id];  // two aliases on one deployment share its state
       if (!state) state = std::make_shared<routing::DeploymentState>();
       t.state = state;
@@ -135,6 +148,7 @@ std::shared_ptr<const Snapshot> build_snapshot(config::Config cfg, const Snapsho
     alias.pool.retry = m.retry;
     alias.pool.breaker = m.breaker;
     alias.hedge_after_ms = m.hedge_after_ms;
+    alias.limits = {m.limits.rpm, m.limits.tpm};
     auto& budget = budgets[m.name];
     if (!budget) budget = std::make_shared<routing::RetryBudget>();
     alias.budget = budget;
@@ -152,6 +166,11 @@ std::shared_ptr<const Snapshot> build_snapshot(config::Config cfg, const Snapsho
   for (auto& n : snap->alias_names) {
     if (!snap->known_list.empty()) snap->known_list += ", ";
     snap->known_list += n;
+  }
+  for (const auto& team : cfg.teams) {
+    snap->teams[team.name] = governance::TeamLimits{
+        team.limits.rpm, team.limits.tpm, team.budget_usd,
+        governance::parse_period(team.budget_period).value_or(governance::Period::month)};
   }
   snap->models_json = api::models_list(snap->alias_names, static_cast<long>(std::time(nullptr)));
   snap->config = std::move(cfg);

@@ -13,6 +13,7 @@
 
 #include "auth/signer.h"
 #include "config/config.h"
+#include "governance/governor.h"
 #include "providers/adapter.h"
 #include "routing/plan.h"
 #include "routing/state.h"
@@ -39,6 +40,8 @@ struct Target {
   config::Timeouts timeouts;      // the provider's, with the model's overrides
   int first_token_ms = 0;         // streams: until the first content chunk (0 = no such limit)
   config::BreakerPolicy breaker;  // the alias's
+  governance::Price price;        // $ per 1M tokens (built-in table, config override); 0 = unpriced
+  bool priced = false;
   std::string ca_file;
   int max_connections = 512;
   // Breaker, in-flight count, latency: shared by every alias and worker that uses this
@@ -54,6 +57,8 @@ struct Alias {
   std::vector<const Alias*> context_fallbacks;
   int hedge_after_ms = 0;
   std::shared_ptr<routing::RetryBudget> budget;  // kept across reloads
+  governance::ModelLimits limits;                // RPM/TPM over every key
+  governance::Price worst_price;  // the dearest of each price over the deployments (admission)
   // Ready: some deployment's breaker lets requests through.
   bool ready(std::int64_t now_ms) const;
 };
@@ -64,6 +69,7 @@ struct Snapshot {
   std::vector<std::string> alias_names;  // config order
   std::string models_json;               // GET /v1/models
   std::string known_list;                // "a, b, c" for error messages
+  std::unordered_map<std::string, governance::TeamLimits> teams;
 
   const Alias* find(const std::string& name) const {
     auto it = aliases.find(name);
