@@ -219,6 +219,7 @@ void run_usage(const UsageArgs& a, bool by_given, bool top_given) {
     auto keys = s->store->keys();
     if (!keys) return fail(cmd, "cannot read keys: " + keys.error().message, kFailure);
     for (const auto& k : *keys) r.key_names[k.id] = k.name;
+    r.key_names.emplace("master", "(master key)");  // the gateway's key id for its master key
   }
   if (a.json) {
     std::cout << usage_json(r, *rows) << std::endl;
