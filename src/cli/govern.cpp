@@ -394,13 +394,16 @@ std::string upper(std::string_view s) {
   return out;
 }
 
+// Sums of many costs carry binary noise (0.0008399999999999998); budgets count nano-dollars.
+double nano_rounded(double usd) { return std::round(usd * 1e9) / 1e9; }
+
 json::object usage_object(const store::UsageRow& row) {
   json::object o{{"group", row.group}};
   const json::object counts{{"requests", row.requests},
                             {"prompt_tokens", row.prompt_tokens},
                             {"cached_tokens", row.cached_tokens},
                             {"completion_tokens", row.completion_tokens},
-                            {"cost_usd", row.cost_usd},
+                            {"cost_usd", nano_rounded(row.cost_usd)},
                             {"first_ms", row.first_ms},
                             {"last_ms", row.last_ms}};
   for (const auto& [name, value] : counts) o.emplace(name, value);

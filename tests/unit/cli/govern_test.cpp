@@ -322,6 +322,20 @@ TEST(CliUsage, Json_RowsLikeTheAdminApi) {
             R"("last_ms":1717245296789}})");
 }
 
+TEST(CliUsage, Json_CostsRoundedToNanoDollars) {
+  UsageReport r;
+  r.by = store::GroupBy::provider;
+  const std::vector rows{row("cloud", 1, 0.1 + 0.2), row("other", 1, 0.0008399999999999998)};
+  const auto j = usage_json(r, rows);
+  EXPECT_TRUE(contains(j, R"("group":"cloud","requests":1,"prompt_tokens":100,"cached_tokens":10,)"
+                          R"("completion_tokens":20,"cost_usd":0.3,)"))
+      << j;
+  EXPECT_TRUE(contains(j, R"("cost_usd":0.00084,)")) << j;
+  EXPECT_TRUE(contains(j, R"("total":{"requests":2,"prompt_tokens":200,"cached_tokens":20,)"
+                          R"("completion_tokens":40,"cost_usd":0.30084,)"))
+      << j;
+}
+
 TEST(CliStore, DefaultUrl_AndPasswordsRedacted) {
   config::Config c;
   EXPECT_EQ(store_url(c), "sqlite://stratus.db");
