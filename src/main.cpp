@@ -1,4 +1,4 @@
-// stratus: the command line (serve, mock, check-config).
+// stratus: the command line (serve, mock, check-config, keys, usage).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   stratus::cli::add_serve(app);
   stratus::cli::add_mock(app);
   stratus::cli::add_check_config(app);
+  stratus::cli::add_keys(app);
+  stratus::cli::add_usage(app);
   CLI11_PARSE(app, argc, argv);
   return stratus::cli::exit_code();
 }

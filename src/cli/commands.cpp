@@ -249,4 +249,6 @@ void add_check_config(CLI::App& app) {
 
 int exit_code() { return g_exit; }
 
+void set_exit_code(int code) { g_exit = code; }
+
 }  // namespace stratus::cli

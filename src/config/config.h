@@ -93,11 +93,11 @@ struct Limits {
   std::int64_t tpm = 0;
 };
 
-// $ per million tokens.
+// $ per million tokens; each one given overrides the built-in price table's (data/prices.yaml).
 struct Price {
-  double input = 0;
-  double cached_input = 0;
-  double output = 0;
+  std::optional<double> input;
+  std::optional<double> cached_input;
+  std::optional<double> output;
 };
 
 struct Deployment {

@@ -506,10 +506,15 @@ class Decoder {
       const auto w = path(where, "price");
       if (check_map(p, w, kPriceKeys)) {
         Price price;
-        number(p, "input", w, price.input, 0, 1e6);
-        number(p, "output", w, price.output, 0, 1e6);
-        price.cached_input = price.input;
-        number(p, "cached_input", w, price.cached_input, 0, 1e6);
+        for (auto [key, field] :
+             {std::pair{"input", &price.input}, std::pair{"cached_input", &price.cached_input},
+              std::pair{"output", &price.output}}) {
+          if (!present(p[key])) continue;
+          double v = 0;
+          const auto before = problems_.size();
+          number(p, key, w, v, 0, 1e6);
+          if (problems_.size() == before) *field = v;
+        }
         d.price = price;
       }
     }

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
@@ -93,12 +94,19 @@ Error bad(std::string message, std::string param = {}) {
 }  // namespace
 
 std::unique_ptr<Governance> Governance::start(const config::Config& cfg) {
-  if (cfg.auth.master_key.empty() && cfg.store.url.empty()) return nullptr;
+  const bool limits = std::any_of(cfg.models.begin(), cfg.models.end(), [](const auto& m) {
+    return m.limits.rpm > 0 || m.limits.tpm > 0;
+  });
+  if (cfg.auth.master_key.empty() && cfg.store.url.empty() && !limits) return nullptr;
   return std::make_unique<Governance>(cfg);
 }
 
 Governance::Governance(const config::Config& cfg)
     : url_(cfg.store.url.empty() ? "sqlite://stratus.db" : cfg.store.url), teams_(cfg.teams) {
+  if (cfg.auth.master_key.empty() && cfg.store.url.empty()) {
+    url_.clear();  // alias limits only: no keys, no ledger, no store
+    return;
+  }
   store::LedgerWriter::Options o;
   o.journal_path = default_journal(cfg.store, url_);
   ledger_ =
@@ -121,7 +129,7 @@ Governance::~Governance() {
   stop_cv_.notify_all();
   if (poller_.joinable()) poller_.join();
   admin_pool_.join();
-  ledger_->stop();
+  if (ledger_) ledger_->stop();
 }
 
 void Governance::poll_loop() {
@@ -143,6 +151,10 @@ core::Result<void> Governance::refresh_keys() {
 }
 
 core::Result<void> Governance::refresh_keys_locked() {
+  if (url_.empty()) {
+    return std::unexpected(
+        Error::make(ErrorKind::not_found, "no store: set auth.master_key or store.url"));
+  }
   if (!store_) {
     auto s = store::open_store(url_);
     if (!s) return std::unexpected(s.error());
@@ -313,7 +325,7 @@ core::Result<json::object> Governance::usage(std::string_view group_by, std::str
   auto window = parse_since(since.empty() ? "7d" : since);
   if (!window) return std::unexpected(bad("since must look like 7d, 24h, 30m or all", "since"));
   const std::int64_t since_ms = *window == 0 ? 0 : unix_ms() - *window;
-  ledger_->flush();  // what was answered so far is counted
+  if (ledger_) ledger_->flush();  // what was answered so far is counted
   std::lock_guard lock(store_mutex_);
   if (!store_) {
     if (auto e = refresh_keys_locked(); !e) return std::unexpected(e.error());
@@ -334,6 +346,7 @@ core::Result<json::object> Governance::usage(std::string_view group_by, std::str
 }
 
 json::object Governance::flush() {
+  if (!ledger_) return json::object{{"ledger", "off"}};
   ledger_->flush();
   auto s = ledger_->stats();
   return json::object{{"submitted", s.submitted}, {"written", s.written},

@@ -24,7 +24,8 @@ namespace stratus::gateway {
 
 class Governance {
  public:
-  // nullptr when the config asks for neither keys (auth.master_key) nor a ledger (store.url).
+  // nullptr when the config asks for no keys (auth.master_key), no ledger (store.url) and no
+  // alias limits. Keys and a ledger need the store; alias limits alone do not.
   static std::unique_ptr<Governance> start(const config::Config& cfg);
   explicit Governance(const config::Config& cfg);
   ~Governance();  // stops the key poller; flushes the ledger (store, else journal)
@@ -33,7 +34,8 @@ class Governance {
 
   governance::Governor& governor() { return governor_; }
   std::shared_ptr<const governance::KeyRing> keys() const { return ring_.load(); }
-  store::LedgerWriter& ledger() { return *ledger_; }
+  // nullptr without a store (open mode with alias limits only).
+  store::LedgerWriter* ledger() { return ledger_.get(); }
   boost::asio::thread_pool& admin_pool() { return admin_pool_; }
   const std::string& store_url() const { return url_; }
 

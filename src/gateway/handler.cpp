@@ -873,7 +873,7 @@ void WorkerHandler::settle(Governed& g, AccessRecord& rec) {
   e.cost_usd = cost;
   e.latency_ms = rec.latency_ms;
   e.ttft_ms = rec.ttfb_ms;
-  g.gov->ledger().submit(std::move(e));
+  if (auto* ledger = g.gov->ledger()) ledger->submit(std::move(e));
 }
 
 Task<core::Result<Attempt>> WorkerHandler::attempt(const ClientRequest& creq, bool stream,

@@ -141,7 +141,7 @@ std::shared_ptr<const Snapshot> build_snapshot(config::Config cfg, const Snapsho
           routing::Member{.state = state.get(),
                           .priority = d.priority,
                           .weight = d.weight,
-                          .price = d.price ? d.price->input + d.price->output : -1});
+                          .price = t.priced ? t.price.input + t.price.output : -1});
       alias.targets.push_back(std::move(t));
     }
     alias.pool.strategy = m.strategy;

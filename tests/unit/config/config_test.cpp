@@ -447,9 +447,9 @@ models:
   EXPECT_EQ(m.deployments[0].weight, 3);
   EXPECT_EQ(m.deployments[1].priority, 1);
   ASSERT_TRUE(m.deployments[0].price);
-  EXPECT_DOUBLE_EQ(m.deployments[0].price->input, 2.5);
-  EXPECT_DOUBLE_EQ(m.deployments[0].price->cached_input, 2.5);  // defaults to the input price
-  EXPECT_DOUBLE_EQ(m.deployments[0].price->output, 10);
+  EXPECT_EQ(m.deployments[0].price->input, 2.5);
+  EXPECT_FALSE(m.deployments[0].price->cached_input);  // not given: the price table's
+  EXPECT_EQ(m.deployments[0].price->output, 10);
   EXPECT_FALSE(m.deployments[1].price);
   EXPECT_EQ(m.fallbacks, std::vector<std::string>{"big"});
   EXPECT_EQ(m.context_window_fallbacks, std::vector<std::string>{"big"});

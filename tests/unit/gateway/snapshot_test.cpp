@@ -166,7 +166,9 @@ TEST(BuildSnapshot, RoutingModel_FallbacksTimeoutsAndPool) {
   cfg.models[0].timeouts.idle_ms = 900;
   cfg.models[0].hedge_after_ms = 120;
   cfg.models[0].deployments[0].priority = 2;
-  cfg.models[0].deployments[0].price = config::Price{1, 0.5, 3};
+  cfg.models[0].deployments[0].price =
+      config::Price{{}, {}, 7};  // only output: the rest from the table
+  cfg.models[0].deployments[1].price = config::Price{1, 0.5, 3};  // not in the table: the override
   auto snap = build_snapshot(cfg, nullptr);
   const Alias& smart = *snap->find("smart");
   ASSERT_EQ(smart.fallbacks.size(), 1u);
@@ -175,8 +177,11 @@ TEST(BuildSnapshot, RoutingModel_FallbacksTimeoutsAndPool) {
   EXPECT_EQ(smart.pool.strategy, config::Strategy::latency);
   EXPECT_EQ(smart.hedge_after_ms, 120);
   EXPECT_EQ(smart.pool.members[0].priority, 2);
-  EXPECT_DOUBLE_EQ(smart.pool.members[0].price, 4);
-  EXPECT_DOUBLE_EQ(smart.pool.members[1].price, -1);
+  EXPECT_DOUBLE_EQ(smart.pool.members[1].price, 4);
+  EXPECT_DOUBLE_EQ(smart.targets[0].price.input,
+                   governance::PriceTable::builtin().find("openai", "gpt-4o")->input);
+  EXPECT_DOUBLE_EQ(smart.targets[0].price.output, 7);
+  EXPECT_DOUBLE_EQ(smart.targets[1].price.cached_input, 0.5);
   EXPECT_EQ(smart.targets[0].first_token_ms, 700);
   EXPECT_EQ(smart.targets[0].timeouts.first_byte_ms, 700);  // capped by the first-token limit
   EXPECT_EQ(smart.targets[0].timeouts.idle_ms, 900);
