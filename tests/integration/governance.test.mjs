@@ -35,6 +35,7 @@ store:
   url: sqlite://${dbPath}
 teams:
   - {name: squad, rpm: 5}
+  - {name: spenders, budget_usd: 50, budget_period: day}
 providers:
   - name: cloud
     type: openai
@@ -61,6 +62,7 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
   // Every request sent with each key id, for the usage report check at the end:
   // { requests, prompt_tokens, completion_tokens, cost_usd, unauthorized }.
   const sent = new Map();
+  const keysMade = new Map(); // name → {key, id, ...} as POST /admin/keys answered
   const tally = (id) => {
     if (!sent.has(id)) sent.set(id, { requests: 0, prompt_tokens: 0, completion_tokens: 0, cost_usd: 0, unauthorized: 0 });
     return sent.get(id);
@@ -113,6 +115,7 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     assert.equal(r.status, 200, `POST /admin/keys ${JSON.stringify(fields)}: ${JSON.stringify(r.json)}`);
     assert.match(r.json.key, /^sk-stratus-/, JSON.stringify(r.json));
     assert.equal(typeof r.json.id, 'string');
+    keysMade.set(fields.name, r.json);
     return r.json;
   }
 
@@ -429,6 +432,44 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     assert.equal((await admin('GET', '/admin/tasks/no-such-task')).status, 404);
   });
 
+  test('under concurrency: a 5-call task admits exactly 5 of 20; a team budget is shared by its keys', async () => {
+    const k = await createKey({ name: 'agent-parallel' });
+    const h = { 'x-stratus-task-id': `parallel-${Date.now()}`, 'x-stratus-task-max-calls': '5' };
+    const rs = await Promise.all(Array.from({ length: 20 }, () => chat(k, body('small'), h)));
+    assert.equal(rs.filter((r) => r.status === 200).length, 5, `statuses ${rs.map((r) => r.status)}`);
+    for (const r of rs.filter((x) => x.status !== 200)) assertError(r, 429, 'task_budget_exceeded', 'parallel task');
+
+    // Team "spenders": $50 a day over both keys; pricey calls cost at most $10.
+    const a = await createKey({ name: 'spender-a', team: 'spenders' });
+    const b = await createKey({ name: 'spender-b', team: 'spenders' });
+    const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => chat(i % 2 ? a : b, body('pricey', { max_tokens: 10 }))));
+    const ok = burst.filter((r) => r.status === 200);
+    for (const r of burst.filter((x) => x.status !== 200)) assertError(r, 429, 'insufficient_quota', 'team budget');
+    const spent = ok.reduce((sum, r) => sum + cost('pricey', r.json.usage), 0);
+    assert.ok(ok.length > 0 && spent <= 50 + 10 && spent > 50 - 10, `the team spent $${spent} of $50 in ${ok.length} calls`);
+  });
+
+  test('task limits in $ (x-stratus-task-max-usd) and the key\'s --max-task-calls ceiling', async () => {
+    const k = await createKey({ name: 'agent-usd' });
+    // pricey: 10 prompt + at most 10 completion tokens at $0.5 = at most $10 a call.
+    const h = { 'x-stratus-task-id': `usd-${Date.now()}`, 'x-stratus-task-max-usd': '15' };
+    const first = await chat(k, body('pricey', { max_tokens: 10 }), h);
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    assertError(await chat(k, body('pricey', { max_tokens: 10 }), h), 429, 'task_budget_exceeded', 'task over $15');
+
+    const capped = await createKey({ name: 'agent-capped', max_task_calls: 3 });
+    const hc = { 'x-stratus-task-id': `capped-${Date.now()}`, 'x-stratus-task-max-calls': '5' };
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await chat(capped, body('small'), hc)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429], 'the key allows 3 calls a task whatever the header asks');
+    // Without the header the key's ceiling applies on its own.
+    const hn = { 'x-stratus-task-id': `capped-plain-${Date.now()}` };
+    const plain = [];
+    for (let i = 0; i < 4; i++) plain.push(await chat(capped, body('small'), hn));
+    assert.deepEqual(plain.map((r) => r.status), [200, 200, 200, 429]);
+    assertError(plain[3], 429, 'task_budget_exceeded', 'over the key ceiling');
+  });
+
   test('a key revoked with DELETE /admin/keys/{id} is refused at once', async () => {
     const k = await createKey({ name: 'short-lived' });
     assert.equal((await chat(k, body('small'))).status, 200);
@@ -437,6 +478,13 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
     assert.equal(d.json.revoked, k.id);
     assertError(await chat(k, body('small')), 401, 'invalid_api_key', 'revoked key');
     assert.equal((await admin('DELETE', '/admin/keys/k_no_such_key')).status, 404);
+    // By name too.
+    const named = await createKey({ name: 'revoke-me-by-name' });
+    assert.equal((await chat(named, body('small'))).status, 200);
+    const byName = await admin('DELETE', '/admin/keys/revoke-me-by-name');
+    assert.equal(byName.status, 200, JSON.stringify(byName.json));
+    assert.equal(byName.json.revoked, named.id);
+    assertError(await chat(named, body('small')), 401, 'invalid_api_key', 'key revoked by name');
     const rec = (await admin('GET', '/admin/keys')).json.keys.find((x) => x.id === k.id);
     assert.ok(rec?.revoked_ms > 0, JSON.stringify(rec));
   });
@@ -480,5 +528,18 @@ describe('governance: keys, limits, budgets, tasks, cost and usage', () => {
       assert.equal(row.completion_tokens, want.completion_tokens, `${id} completion tokens`);
       assert.ok(Math.abs(row.cost_usd - want.cost_usd) <= 1e-9 * Math.max(1, want.cost_usd), `${id}: ledger $${row.cost_usd}, answers $${want.cost_usd}`);
     }
+  });
+  test('after a restart on the same store: keys, revocations and spent budgets are remembered', async () => {
+    const before = (await admin('GET', '/admin/keys')).json.keys;
+    const exit = await gw.stop('SIGTERM');
+    assert.equal(exit.code, 0, gw.out.stderr.slice(-1000));
+    gw = await startGateway(config(mock.baseURL, dbPath));
+    assert.deepEqual((await admin('GET', '/admin/keys')).json.keys, before);
+    // The list shows no secrets: use the ones POST /admin/keys gave this test.
+    assert.equal((await chat(keysMade.get('coster'), body('small'))).status, 200, 'a key made before the restart');
+    assertError(await chat(keysMade.get('short-lived'), body('small')), 401, 'invalid_api_key', 'revoked by the admin API');
+    assertError(await chat(keysMade.get('cli-revoked'), body('small')), 401, 'invalid_api_key', 'revoked by the CLI');
+    const spent = await chat(keysMade.get('budgeted'), body('pricey', { max_tokens: 10 }));
+    assertError(spent, 429, 'insufficient_quota', 'the spent budget after the restart');
   });
 });
