@@ -17,9 +17,9 @@ core::Result<json::value> parse_object(std::string_view body) {
   opts.max_depth = 64;
   auto v = json::parse(body, ec, {}, opts);
   if (ec) {
-    return fail(ErrorKind::invalid_request,
-                "We could not parse the JSON body of your request (" + ec.message() +
-                    "). The OpenAI API expects a JSON payload.");
+    return fail(ErrorKind::invalid_request, "We could not parse the JSON body of your request (" +
+                                                ec.message() +
+                                                "). The OpenAI API expects a JSON payload.");
   }
   if (!v.is_object()) {
     return fail(ErrorKind::invalid_request, "The request body must be a JSON object.");
@@ -45,17 +45,21 @@ core::Result<ChatRequest> parse_chat_request(std::string_view body) {
   auto model = model_of(o);
   if (!model) return std::unexpected(model.error());
   auto* msgs = o.if_contains("messages");
-  if (!msgs) return fail(ErrorKind::invalid_request, "Missing required parameter: 'messages'.", "messages");
+  if (!msgs)
+    return fail(ErrorKind::invalid_request, "Missing required parameter: 'messages'.", "messages");
   if (!msgs->is_array()) {
-    return fail(ErrorKind::invalid_request, "'messages' must be an array of message objects", "messages");
+    return fail(ErrorKind::invalid_request, "'messages' must be an array of message objects",
+                "messages");
   }
   if (msgs->get_array().empty()) {
-    return fail(ErrorKind::invalid_request, "'messages' must contain at least one message", "messages");
+    return fail(ErrorKind::invalid_request, "'messages' must contain at least one message",
+                "messages");
   }
   std::size_t i = 0;
   for (auto& m : msgs->get_array()) {
     auto where = "messages[" + std::to_string(i++) + "]";
-    if (!m.is_object()) return fail(ErrorKind::invalid_request, where + " must be an object", where);
+    if (!m.is_object())
+      return fail(ErrorKind::invalid_request, where + " must be an object", where);
     auto* role = m.as_object().if_contains("role");
     if (!role || !role->is_string()) {
       return fail(ErrorKind::invalid_request, where + ".role must be a string", where + ".role");
@@ -64,7 +68,8 @@ core::Result<ChatRequest> parse_chat_request(std::string_view body) {
   ChatRequest req;
   req.model = std::move(*model);
   if (auto* s = o.if_contains("stream"); s && !s->is_null()) {
-    if (!s->is_bool()) return fail(ErrorKind::invalid_request, "'stream' must be a boolean", "stream");
+    if (!s->is_bool())
+      return fail(ErrorKind::invalid_request, "'stream' must be a boolean", "stream");
     req.stream = s->get_bool();
   }
   if (auto* so = o.if_contains("stream_options"); so && so->is_object()) {
@@ -83,7 +88,8 @@ core::Result<EmbeddingsRequest> parse_embeddings_request(std::string_view body) 
   auto model = model_of(o);
   if (!model) return std::unexpected(model.error());
   auto* input = o.if_contains("input");
-  if (!input) return fail(ErrorKind::invalid_request, "Missing required parameter: 'input'.", "input");
+  if (!input)
+    return fail(ErrorKind::invalid_request, "Missing required parameter: 'input'.", "input");
   if (!input->is_string() && !input->is_array()) {
     return fail(ErrorKind::invalid_request, "'input' must be a string or an array", "input");
   }
@@ -169,7 +175,8 @@ bool is_usage_only_chunk(const json::value& v) {
 std::string models_list(const std::vector<std::string>& aliases, long created) {
   json::array data;
   for (auto& a : aliases) {
-    data.push_back(json::object{{"id", a}, {"object", "model"}, {"created", created}, {"owned_by", "stratus"}});
+    data.push_back(json::object{
+        {"id", a}, {"object", "model"}, {"created", created}, {"owned_by", "stratus"}});
   }
   return json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}});
 }

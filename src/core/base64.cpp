@@ -13,7 +13,8 @@ constexpr std::string_view kAlphabet =
 constexpr std::array<int8_t, 256> make_reverse() {
   std::array<int8_t, 256> r{};
   for (auto& v : r) v = -1;
-  for (std::size_t i = 0; i < kAlphabet.size(); ++i) r[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i)
+    r[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
   return r;
 }
 constexpr auto kReverse = make_reverse();

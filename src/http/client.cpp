@@ -4,12 +4,12 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <boost/beast/ssl.hpp>
 #include <boost/url.hpp>
+#include <variant>
 
 #include "http/sweeper.h"
-#include <array>
-#include <variant>
 
 namespace stratus::http {
 
@@ -35,9 +35,9 @@ core::Error transport_error(const boost::system::error_code& ec, std::string_vie
                             Clock::time_point deadline, bool expired) {
   if (expired || ec == beast::error::timeout) {
     bool total = Clock::now() >= deadline;
-    auto e = core::Error::make(ErrorKind::timeout,
-                               std::string("upstream ") + (total ? "total" : std::string(phase)) +
-                                   " timeout");
+    auto e = core::Error::make(
+        ErrorKind::timeout,
+        std::string("upstream ") + (total ? "total" : std::string(phase)) + " timeout");
     return e;
   }
   if (ec == net::error::operation_aborted) {
@@ -197,12 +197,12 @@ Task<Result<std::string_view>> ClientResponse::read_some() {
       body.size = Connection::kBodyBuf;
     }
     conn_->arm(until(deadline_, idle_ms_));
-    auto [ec, n] = co_await conn_->visit([&](auto& s) {
-      return bhttp::async_read_some(s, conn_->buffer(), parser, use_tuple);
-    });
+    auto [ec, n] = co_await conn_->visit(
+        [&](auto& s) { return bhttp::async_read_some(s, conn_->buffer(), parser, use_tuple); });
     conn_->disarm();
     if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) co_return std::unexpected(transport_error(ec, read_phase_, deadline_, conn_->expired()));
+    if (ec)
+      co_return std::unexpected(transport_error(ec, read_phase_, deadline_, conn_->expired()));
     std::size_t got = Connection::kBodyBuf - parser.get().body().size;
     if (got > 0) co_return std::string_view(conn_->body_buf(), got);
   }
@@ -294,7 +294,8 @@ Task<Result<std::unique_ptr<Connection>>> Client::connect(const ClientRequest& r
   conn->arm(until(deadline, req.timeouts.connect_ms));
   auto [hec] = co_await tls.async_handshake(net::ssl::stream_base::client, use_tuple);
   conn->disarm();
-  if (hec) co_return std::unexpected(transport_error(hec, "TLS handshake", deadline, conn->expired()));
+  if (hec)
+    co_return std::unexpected(transport_error(hec, "TLS handshake", deadline, conn->expired()));
   co_return conn;
 }
 
@@ -388,7 +389,8 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
     bool reused = c.reused;
     c.reset_expired();
     c.arm(until(deadline, req.timeouts.first_byte_ms));
-    auto [wec, wn] = co_await c.visit([&](auto& s) { return net::async_write(s, out_bufs, use_tuple); });
+    auto [wec, wn] =
+        co_await c.visit([&](auto& s) { return net::async_write(s, out_bufs, use_tuple); });
     if (!wec) {
       c.parser().emplace();
       c.parser()->body_limit(boost::none);
@@ -404,11 +406,13 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
     c.disarm();
     bool expired = c.expired();
     release(std::move(*conn), false);
-    bool stale = !expired && reused && (wec == bhttp::error::end_of_stream || wec == net::error::eof ||
-                            wec == net::error::connection_reset || wec == net::error::broken_pipe);
+    bool stale = !expired && reused &&
+                 (wec == bhttp::error::end_of_stream || wec == net::error::eof ||
+                  wec == net::error::connection_reset || wec == net::error::broken_pipe);
     if (!stale) co_return std::unexpected(transport_error(wec, "first byte", deadline, expired));
   }
-  co_return std::unexpected(core::Error::make(ErrorKind::upstream, "upstream closed the connection"));
+  co_return std::unexpected(
+      core::Error::make(ErrorKind::upstream, "upstream closed the connection"));
 }
 
 }  // namespace stratus::http

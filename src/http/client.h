@@ -3,6 +3,7 @@
 // (connect, first byte, idle between reads, total). Not thread-safe: one per worker.
 #pragma once
 
+#include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -12,8 +13,6 @@
 #include <vector>
 
 #include "core/error.h"
-#include <boost/asio/ssl.hpp>
-
 #include "http/asio.h"
 
 namespace stratus::http {
@@ -95,12 +94,12 @@ class Client {
   struct Origin;
   struct Pool;
   static core::Result<Origin> parse_origin(const std::string& url);
-  Task<core::Result<std::unique_ptr<Connection>>> acquire(const ClientRequest& req, Pool& pool,
-                                                          const Origin& origin,
-                                                          std::chrono::steady_clock::time_point deadline);
-  Task<core::Result<std::unique_ptr<Connection>>> connect(const ClientRequest& req,
-                                                          const Origin& origin,
-                                                          std::chrono::steady_clock::time_point deadline);
+  Task<core::Result<std::unique_ptr<Connection>>> acquire(
+      const ClientRequest& req, Pool& pool, const Origin& origin,
+      std::chrono::steady_clock::time_point deadline);
+  Task<core::Result<std::unique_ptr<Connection>>> connect(
+      const ClientRequest& req, const Origin& origin,
+      std::chrono::steady_clock::time_point deadline);
   Task<core::Result<tcp::resolver::results_type>> resolve(const Origin& origin);
   net::ssl::context& tls_context(const std::string& ca_file);
   void release(std::unique_ptr<Connection> conn, bool reusable);

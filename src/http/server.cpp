@@ -78,7 +78,6 @@ class Session : public Deadline {
   }
 
  public:
-
  private:
   friend class Exchange;
   Task<bool> wait_first_byte(bool first_request);
@@ -104,8 +103,6 @@ class Session : public Deadline {
 namespace {
 
 std::chrono::milliseconds ms(int v) { return std::chrono::milliseconds(v); }
-
-
 
 }  // namespace
 
@@ -135,8 +132,8 @@ Task<bool> Exchange::send(StringResponse res) {
   responded_ = true;
   bool keep_alive = session_.keep_alive() && request_.keep_alive();
   res.keep_alive(keep_alive);
-  std::string head = "HTTP/1.1 " + std::to_string(res.result_int()) + " " +
-                     std::string(res.reason()) + "\r\n";
+  std::string head =
+      "HTTP/1.1 " + std::to_string(res.result_int()) + " " + std::string(res.reason()) + "\r\n";
   for (auto& f : res) {
     if (f.name() == bhttp::field::content_length || f.name() == bhttp::field::transfer_encoding) {
       continue;
@@ -164,8 +161,8 @@ Task<bool> Exchange::start_chunked(bhttp::response<bhttp::empty_body> head) {
   head.keep_alive(session_.keep_alive() && request_.keep_alive());
   head.chunked(true);
   session_.keep_alive_ = head.keep_alive();
-  pending_head_ = "HTTP/1.1 " + std::to_string(head.result_int()) + " " +
-                  std::string(head.reason()) + "\r\n";
+  pending_head_ =
+      "HTTP/1.1 " + std::to_string(head.result_int()) + " " + std::string(head.reason()) + "\r\n";
   for (auto& f : head) {
     pending_head_.append(f.name_string().data(), f.name_string().size());
     pending_head_ += ": ";
@@ -179,15 +176,15 @@ Task<bool> Exchange::start_chunked(bhttp::response<bhttp::empty_body> head) {
 Task<bool> Exchange::write_out(std::string_view data, bool last) {
   if (broken_) co_return false;
   char size_line[24];
-  int size_len = data.empty() ? 0 : std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+  int size_len =
+      data.empty() ? 0 : std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
   static constexpr std::string_view kCrlf = "\r\n";
   static constexpr std::string_view kLast = "0\r\n\r\n";
-  std::array<net::const_buffer, 5> bufs{
-      net::buffer(pending_head_),
-      net::buffer(size_line, static_cast<std::size_t>(size_len)),
-      net::buffer(data.data(), data.size()),
-      net::buffer(kCrlf.data(), data.empty() ? 0 : kCrlf.size()),
-      net::buffer(kLast.data(), last ? kLast.size() : 0)};
+  std::array<net::const_buffer, 5> bufs{net::buffer(pending_head_),
+                                        net::buffer(size_line, static_cast<std::size_t>(size_len)),
+                                        net::buffer(data.data(), data.size()),
+                                        net::buffer(kCrlf.data(), data.empty() ? 0 : kCrlf.size()),
+                                        net::buffer(kLast.data(), last ? kLast.size() : 0)};
   session_.arm(ms(session_.server_.options_.write_timeout_ms));
   auto [ec, n] = co_await net::async_write(session_.stream_, bufs, use_tuple);
   session_.disarm();
@@ -277,7 +274,8 @@ Task<bool> Session::wait_first_byte(bool first_request) {
 }
 
 Task<void> Session::reject(unsigned status, core::ErrorKind kind, std::string message) {
-  auto res = json_response(status, core::to_openai_json(core::Error::make(kind, std::move(message))));
+  auto res =
+      json_response(status, core::to_openai_json(core::Error::make(kind, std::move(message))));
   res.keep_alive(false);
   res.prepare_payload();
   arm(ms(server_.options_.write_timeout_ms));
@@ -317,7 +315,8 @@ boost::system::error_code feed(bhttp::request_parser<bhttp::string_body>& parser
 }
 }  // namespace
 
-Task<Session::ReadOutcome> Session::read_request(bhttp::request_parser<bhttp::string_body>& parser) {
+Task<Session::ReadOutcome> Session::read_request(
+    bhttp::request_parser<bhttp::string_body>& parser) {
   const auto& o = server_.options_;
   arm(ms(o.header_timeout_ms));
   auto ec = feed(parser, buffer_);
@@ -353,9 +352,10 @@ Task<Session::ReadOutcome> Session::read_request(bhttp::request_parser<bhttp::st
       (body_phase && ec == bhttp::error::partial_message)) {
     co_return ReadOutcome::close;  // the client went away or stalled: nobody to answer
   }
-  co_await reject(400, core::ErrorKind::invalid_request,
-                  std::string(body_phase ? "malformed HTTP request body: " : "malformed HTTP request: ") +
-                      ec.message());
+  co_await reject(
+      400, core::ErrorKind::invalid_request,
+      std::string(body_phase ? "malformed HTTP request body: " : "malformed HTTP request: ") +
+          ec.message());
   co_return ReadOutcome::rejected;
 }
 
@@ -405,8 +405,9 @@ Task<void> Session::run() {
 
 Server::Server(ServerOptions options, HandlerFactory factory)
     : options_(std::move(options)), factory_(std::move(factory)) {
-  int n = options_.workers > 0 ? options_.workers
-                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = options_.workers > 0
+              ? options_.workers
+              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i));
 }
 
