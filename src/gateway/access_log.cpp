@@ -11,6 +11,8 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "core/utf8.h"
+
 namespace stratus::gateway {
 
 namespace {
@@ -26,43 +28,8 @@ void write_all(int fd, std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
   }
 }
-// Client-controlled fields (path, x-request-id) may hold any bytes; a log line must stay JSON.
-// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF; JSON
-// parsers reject the rest.
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  while (i < s.size()) {
-    unsigned char c = byte(i);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n;
-    unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the first continuation byte
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      if (c == 0xe0) lo = 0xa0;
-      if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      if (c == 0xf0) lo = 0x90;
-      if (c == 0xf4) hi = 0x8f;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    if (byte(i + 1) < lo || byte(i + 1) > hi) return false;
-    for (std::size_t k = 2; k <= n; ++k) {
-      if ((byte(i + k) >> 6) != 0x2) return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
+// Client-controlled fields (path, x-request-id) may hold any bytes; a log line must stay JSON
+// (core::valid_utf8), else those fields are written as ASCII only.
 std::string ascii_only(std::string_view s) {
   std::string out(s);
   for (auto& c : out) {
@@ -146,7 +113,7 @@ std::string AccessLog::format(const AccessRecord& r) {
   // poorly; strings still go through its escaping.
   auto str = [](std::string_view s) {
     return boost::json::serialize(
-        boost::json::string(valid_utf8(s) ? std::string(s) : ascii_only(s)));
+        boost::json::string(core::valid_utf8(s) ? std::string(s) : ascii_only(s)));
   };
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();

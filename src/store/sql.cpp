@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/utf8.h"
+
 namespace stratus::store::detail {
 
 namespace {
@@ -134,34 +136,9 @@ constexpr std::string_view kSums =
     "coalesce(sum(completion_tokens), 0), coalesce(sum(cost_usd), 0), "
     "coalesce(min(time_ms), 0), coalesce(max(time_ms), 0)";
 
-// Length of the valid UTF-8 sequence starting at s[i] (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or 0 if none starts there.
+// A valid UTF-8 sequence at s[i] that is not NUL (PostgreSQL text takes no NUL), or 0.
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  if (c == 0) return 0;
-  if (c < 0x80) return 1;
-  std::size_t n;
-  unsigned char lo = 0x80, hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 1;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 2;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 3;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else {
-    return 0;
-  }
-  if (i + n >= s.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k <= n; ++k) {
-    if ((byte(i + k) >> 6) != 0x2) return 0;
-  }
-  return n + 1;
+  return s[i] == '\0' ? 0 : core::utf8_sequence(s, i);
 }
 
 }  // namespace
