@@ -7,7 +7,7 @@ level=${1:-build}
 pkgs=(g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev ca-certificates
-  libsqlite3-dev libpq-dev)
+  libsqlite3-dev libpq-dev libmimalloc-dev)
 if [[ $level == test || $level == bench ]]; then
   # postgresql: the store tests start a throwaway server (initdb/pg_ctl) in a temp dir.
   pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev openssl curl postgresql)

@@ -20,6 +20,7 @@
 #   BENCH_PRIME=2     seconds of load per target before the first case (JIT, pools); 0 = none
 #   BENCH_ROUNDS=1    repeat the wrk cases; the report keeps each row's median round by req/s
 #   BENCH_KEEP=1      keep the temp dir (logs, configs) for inspection
+#   BENCH_TARGETS=direct,nginx,stratus   run only these targets (default: all)
 # Writes the report to bench/results/latest.md. Exit status 1 when a target answered anything
 # other than 2xx (the rows are marked in the table).
 set -euo pipefail
@@ -310,6 +311,22 @@ if [[ $peers == 1 ]]; then
   t_body+=("$body_file")
 fi
 
+# BENCH_TARGETS: keep only the named targets (a quick look at one comparison).
+if [[ -n ${BENCH_TARGETS:-} ]]; then
+  IFS=',' read -ra wanted <<<"$BENCH_TARGETS"
+  k_names=() k_url=() k_path=() k_spath=() k_hdrs=() k_body=()
+  for ti in "${!t_names[@]}"; do
+    for w in "${wanted[@]}"; do
+      [[ ${t_names[$ti]} == "$w" ]] || continue
+      k_names+=("${t_names[$ti]}") k_url+=("${t_url[$ti]}") k_path+=("${t_path[$ti]}")
+      k_spath+=("${t_spath[$ti]}") k_hdrs+=("${t_hdrs[$ti]}") k_body+=("${t_body[$ti]}")
+    done
+  done
+  ((${#k_names[@]} > 0)) || die "BENCH_TARGETS=$BENCH_TARGETS names no target (have: ${t_names[*]})"
+  t_names=("${k_names[@]}") t_url=("${k_url[@]}") t_path=("${k_path[@]}")
+  t_spath=("${k_spath[@]}") t_hdrs=("${k_hdrs[@]}") t_body=("${k_body[@]}")
+fi
+
 # Requests each target completed, warm-ups included, to check its access log against.
 # Every stratus* target but the governed one is the same process with one access log: they count
 # together.
@@ -450,7 +467,9 @@ done
 
 # Optional: where stratus spends its CPU at 64 connections (a flat profile: self time per symbol).
 perf_case() { # KASE STREAM
-  local kase=$1 stream=$2 si=2 wrk_pid dsos syms
+  local kase=$1 stream=$2 si=-1 ti wrk_pid dsos syms
+  for ti in "${!t_names[@]}"; do [[ ${t_names[$ti]} == stratus ]] && si=$ti; done
+  ((si >= 0)) || { warn "perf: no stratus target in this run"; return; }
   local path=${t_path[$si]}
   ((stream)) && path=${t_spath[$si]}
   log "perf: profiling stratus during $kase (${secs}s)"

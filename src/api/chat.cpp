@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "core/base64.h"
+#include "core/json_text.h"
 
 namespace stratus::api {
 
@@ -508,42 +509,7 @@ std::string openai_response_json(const ChatResponse& r, const ResponseMeta& meta
 
 namespace {
 
-// Appends `s` as a JSON string literal. Stream chunks are written by hand, not through
-// json::object: this runs once per streamed token and the object tree costs a dozen allocations.
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.substr(run, i - run));
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-  }
-  out.append(s.substr(run));
-  out += '"';
-}
+using core::append_json_string;  // stream chunks are written by hand (core/json_text.h)
 
 void append_usage(std::string& out, const Usage& u) {
   out += "{\"prompt_tokens\":";

@@ -4,6 +4,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#ifdef STRATUS_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -21,6 +24,17 @@
 namespace stratus::cli {
 
 namespace {
+
+// Which malloc the process runs on (the release build links mimalloc, see CMakeLists.txt).
+std::string allocator_name() {
+#ifdef STRATUS_MIMALLOC
+  int v = mi_version();  // e.g. 209 for 2.0.9
+  return "mimalloc " + std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) + "." +
+         std::to_string(v % 10);
+#else
+  return "glibc malloc";
+#endif
+}
 
 int g_exit = 0;
 
@@ -140,7 +154,8 @@ void run_serve(const ServeArgs& args) {
     return;
   }
   server.start();
-  spdlog::info("stratus listening on http://{}:{}", so.host, server.port());
+  spdlog::info("stratus listening on http://{}:{} ({} workers, {})", so.host, server.port(),
+               server.workers(), allocator_name());
   std::cerr.flush();
 
   int sig = wait_for_signals([&] {

@@ -2,16 +2,15 @@
 #include "gateway/access_log.h"
 
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <stdexcept>
 
-#include "core/utf8.h"
+#include "core/json_text.h"
 
 namespace stratus::gateway {
 
@@ -27,15 +26,6 @@ void write_all(int fd, std::string_view data) {
     }
     data.remove_prefix(static_cast<std::size_t>(n));
   }
-}
-// Client-controlled fields (path, x-request-id) may hold any bytes; a log line must stay JSON
-// (core::valid_utf8), else those fields are written as ASCII only.
-std::string ascii_only(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (static_cast<unsigned char>(c) >= 0x80) c = '?';
-  }
-  return out;
 }
 }  // namespace
 
@@ -98,63 +88,113 @@ void AccessLog::flush() {
 }
 
 void AccessLog::Shard::write(const AccessRecord& r) {
-  std::string line = format(r);
-  line += '\n';
+  // Formatted straight into this worker's buffer: the flusher holds the lock only to swap it.
   std::lock_guard lock(mutex_);
-  if (pending_.size() + line.size() > kMaxPending) {
+  if (pending_.size() > kMaxPending) {
     ++dropped_;
     return;
   }
-  pending_ += line;
+  format_to(pending_, r);
+  pending_ += '\n';
 }
 
 std::string AccessLog::format(const AccessRecord& r) {
-  // Formatted by hand: Boost.JSON prints doubles in exponent form, which log tools read
-  // poorly; strings still go through its escaping.
-  auto str = [](std::string_view s) {
-    return boost::json::serialize(
-        boost::json::string(core::valid_utf8(s) ? std::string(s) : ascii_only(s)));
-  };
+  std::string out;
+  format_to(out, r);
+  return out;
+}
+
+// By hand, not through fmt or a json::object (this runs on every request): fixed-point numbers
+// (log tools read exponent forms poorly) and strings checked for UTF-8 (core/json_text.h).
+void AccessLog::format_to(std::string& out, const AccessRecord& r) {
+  using core::append_fixed;
+  using core::append_int;
+  using core::append_json_text;
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  std::string out = fmt::format(
-      R"({{"time":"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z","request_id":{},"method":{},"path":{},"status":{})",
-      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000,
-      str(r.request_id), str(r.method), str(r.path), r.status);
-  if (!r.alias.empty()) out += R"(,"alias":)" + str(r.alias);
-  if (!r.provider.empty()) out += R"(,"provider":)" + str(r.provider);
-  if (!r.deployment.empty()) out += R"(,"deployment":)" + str(r.deployment);
-  if (r.attempts > 0) out += fmt::format(R"(,"attempts":{})", r.attempts);
-  out += fmt::format(R"(,"stream":{},"latency_ms":{:.3f})", r.stream, r.latency_ms);
-  if (r.ttfb_ms >= 0) out += fmt::format(R"(,"ttfb_ms":{:.3f})", r.ttfb_ms);
-  if (r.usage) {
-    out += fmt::format(R"(,"prompt_tokens":{},"completion_tokens":{},"total_tokens":{})",
-                       r.usage->prompt_tokens, r.usage->completion_tokens, r.usage->total_tokens);
-    if (r.usage->cached_tokens)
-      out += fmt::format(R"(,"cached_tokens":{})", r.usage->cached_tokens);
+  // "YYYY-MM-DDTHH:MM:SS" changes once a second: kept per thread.
+  thread_local std::int64_t cached_sec = -1;
+  thread_local char cached[64];
+  std::int64_t sec = ms / 1000;
+  if (sec != cached_sec) {
+    std::time_t t = static_cast<std::time_t>(sec);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d",
+                  (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                  tm.tm_sec);
+    cached_sec = sec;
   }
-  if (!r.key_id.empty()) out += R"(,"key_id":)" + str(r.key_id);
-  if (!r.team.empty()) out += R"(,"team":)" + str(r.team);
-  if (!r.task_id.empty()) out += R"(,"task_id":)" + str(r.task_id);
-  if (r.cost_usd >= 0) out += fmt::format(R"(,"cost_usd":{:.8f})", r.cost_usd);
-  if (!r.error.empty()) out += R"(,"error":)" + str(r.error);
+  out += R"({"time":")";
+  out.append(cached, 19);
+  auto milli = static_cast<int>(ms % 1000);
+  out += '.';
+  out += static_cast<char>('0' + milli / 100);
+  out += static_cast<char>('0' + milli / 10 % 10);
+  out += static_cast<char>('0' + milli % 10);
+  out += R"(Z","request_id":)";
+  append_json_text(out, r.request_id);
+  out += R"(,"method":)";
+  append_json_text(out, r.method);
+  out += R"(,"path":)";
+  append_json_text(out, r.path);
+  out += R"(,"status":)";
+  append_int(out, r.status);
+  auto field = [&out](std::string_view key, std::string_view value) {
+    if (value.empty()) return;
+    out += key;
+    append_json_text(out, value);
+  };
+  field(R"(,"alias":)", r.alias);
+  field(R"(,"provider":)", r.provider);
+  field(R"(,"deployment":)", r.deployment);
+  if (r.attempts > 0) {
+    out += R"(,"attempts":)";
+    append_int(out, r.attempts);
+  }
+  out += r.stream ? R"(,"stream":true,"latency_ms":)" : R"(,"stream":false,"latency_ms":)";
+  append_fixed(out, r.latency_ms, 3);
+  if (r.ttfb_ms >= 0) {
+    out += R"(,"ttfb_ms":)";
+    append_fixed(out, r.ttfb_ms, 3);
+  }
+  if (r.usage) {
+    out += R"(,"prompt_tokens":)";
+    append_int(out, r.usage->prompt_tokens);
+    out += R"(,"completion_tokens":)";
+    append_int(out, r.usage->completion_tokens);
+    out += R"(,"total_tokens":)";
+    append_int(out, r.usage->total_tokens);
+    if (r.usage->cached_tokens) {
+      out += R"(,"cached_tokens":)";
+      append_int(out, r.usage->cached_tokens);
+    }
+  }
+  field(R"(,"key_id":)", r.key_id);
+  field(R"(,"team":)", r.team);
+  field(R"(,"task_id":)", r.task_id);
+  if (r.cost_usd >= 0) {
+    out += R"(,"cost_usd":)";
+    append_fixed(out, r.cost_usd, 8);
+  }
+  field(R"(,"error":)", r.error);
   if (r.tries.size() > 1) {
     out += R"(,"tries":[)";
     for (std::size_t i = 0; i < r.tries.size(); ++i) {
       const auto& t = r.tries[i];
       if (i) out += ',';
-      out += fmt::format(R"({{"deployment":{},"status":{},"ms":{:.3f})", str(t.deployment),
-                         t.status, t.ms);
-      if (!t.error.empty()) out += R"(,"error":)" + str(t.error);
+      out += R"({"deployment":)";
+      append_json_text(out, t.deployment);
+      out += R"(,"status":)";
+      append_int(out, t.status);
+      out += R"(,"ms":)";
+      append_fixed(out, t.ms, 3);
+      field(R"(,"error":)", t.error);
       out += '}';
     }
     out += ']';
   }
-  out += "}";
-  return out;
+  out += '}';
 }
 
 }  // namespace stratus::gateway

@@ -85,6 +85,7 @@ class AccessLog {
   void flush();
   bool enabled() const { return fd_ >= 0; }
   static std::string format(const AccessRecord& r);
+  static void format_to(std::string& out, const AccessRecord& r);
 
  private:
   void run_flusher();

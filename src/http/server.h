@@ -97,6 +97,7 @@ class Server {
   // Starts the worker threads (bind() first).
   void start();
   std::uint16_t port() const { return port_; }
+  std::size_t workers() const { return workers_.size(); }
   // Stops accepting, closes idle connections, lets requests in flight finish for up to
   // `timeout_ms`, then stops the workers. Returns true when nothing was cut off.
   bool drain(int timeout_ms);
