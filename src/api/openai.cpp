@@ -2,6 +2,9 @@
 #include "api/openai.h"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+
+#include "core/json_text.h"
 
 namespace stratus::api {
 
@@ -11,10 +14,12 @@ using core::fail;
 
 namespace {
 
+constexpr int kMaxDepth = 64;  // nesting accepted in request bodies
+
 core::Result<json::value> parse_object(std::string_view body) {
   boost::system::error_code ec;
   json::parse_options opts;
-  opts.max_depth = 64;
+  opts.max_depth = kMaxDepth;
   auto v = json::parse(body, ec, {}, opts);
   if (ec) {
     return fail(ErrorKind::invalid_request, "We could not parse the JSON body of your request (" +
@@ -38,7 +43,10 @@ core::Result<std::string> model_of(const json::object& o) {
 
 }  // namespace
 
-core::Result<ChatRequest> parse_chat_request(std::string_view body) {
+namespace {
+
+// The reference check, on the whole tree: the error messages come from here.
+core::Result<ChatRequest> parse_chat_tree(std::string_view body) {
   auto v = parse_object(body);
   if (!v) return std::unexpected(v.error());
   auto& o = v->as_object();
@@ -66,6 +74,7 @@ core::Result<ChatRequest> parse_chat_request(std::string_view body) {
     }
   }
   ChatRequest req;
+  req.text = std::string(body);
   req.model = std::move(*model);
   if (auto* s = o.if_contains("stream"); s && !s->is_null()) {
     if (!s->is_bool())
@@ -79,6 +88,201 @@ core::Result<ChatRequest> parse_chat_request(std::string_view body) {
   }
   req.body = std::move(*v);
   return req;
+}
+
+}  // namespace
+
+namespace {
+
+// SAX handlers (Boost.JSON's basic_parser) share these limits and no-op events.
+struct SaxBase {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  using error_code = boost::system::error_code;
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_number_part(std::string_view, error_code&) { return true; }
+  bool on_comment_part(std::string_view, error_code&) { return true; }
+  bool on_comment(std::string_view, error_code&) { return true; }
+};
+
+// One pass over a chat request: checks what parse_chat_request checks and finds what the
+// splice needs. Anything it does not expect clears `ok` and the tree takes over.
+struct ChatScan : SaxBase {
+  enum class Top { other, model, messages, stream, stream_options };
+  const char* base = nullptr;  // the text being parsed, to locate the model's literal
+  std::size_t size = 0;
+  bool ok = true;
+  int depth = 0;  // containers open around the next event
+  Top top = Top::other;
+  bool seen_model = false, seen_messages = false, seen_stream = false, seen_options = false;
+  std::string_view model;
+  std::size_t model_at = 0, model_len = 0;
+  bool stream = false;
+  bool include_usage = false, seen_include_usage = false, at_include_usage = false;
+  std::size_t messages = 0;
+  bool at_role = false, has_role = false;
+
+  // Every value, before a container opens: `depth` is that of its parent.
+  void value(bool is_string, bool is_object, bool is_array) {
+    if (depth == 0) {
+      if (!is_object) ok = false;
+    } else if (depth == 1) {
+      if (top == Top::model && !is_string) ok = false;
+      if (top == Top::messages && !is_array) ok = false;
+      if (top == Top::stream_options && !is_object) ok = false;
+      if (top == Top::stream) ok = false;  // bool and null are handled in their events
+    } else if (depth == 2 && top == Top::messages) {
+      if (!is_object) ok = false;
+      ++messages;
+      has_role = false;
+      at_role = false;
+    } else if (depth == 2 && top == Top::stream_options && at_include_usage) {
+      ok = false;  // not a bool (handled in on_bool)
+    } else if (depth == 3 && top == Top::messages && at_role) {
+      if (!is_string) ok = false;
+      has_role = true;
+      at_role = false;
+    }
+  }
+  bool on_object_begin(error_code&) {
+    value(false, true, false);
+    ++depth;
+    return true;
+  }
+  bool on_object_end(std::size_t, error_code&) {
+    --depth;
+    if (depth == 2 && top == Top::messages && !has_role) ok = false;
+    return true;
+  }
+  bool on_array_begin(error_code&) {
+    value(false, false, true);
+    ++depth;
+    return true;
+  }
+  bool on_array_end(std::size_t, error_code&) {
+    --depth;
+    return true;
+  }
+  bool on_key_part(std::string_view, std::size_t, error_code&) { return true; }
+  bool on_key(std::string_view k, std::size_t n, error_code&) {
+    if (n != k.size()) {  // a key with escapes: let the tree read it
+      if (depth <= 3) ok = false;
+      k = {};
+    }
+    if (depth == 1) {
+      auto once = [this](bool& seen, Top t) {
+        if (seen) ok = false;  // a duplicate: the tree decides which one counts
+        seen = true;
+        top = t;
+      };
+      if (k == "model") {
+        once(seen_model, Top::model);
+      } else if (k == "messages") {
+        once(seen_messages, Top::messages);
+      } else if (k == "stream") {
+        once(seen_stream, Top::stream);
+      } else if (k == "stream_options") {
+        once(seen_options, Top::stream_options);
+      } else {
+        top = Top::other;
+      }
+    } else if (depth == 2 && top == Top::stream_options) {
+      at_include_usage = k == "include_usage";
+      if (at_include_usage && std::exchange(seen_include_usage, true)) ok = false;
+    } else if (depth == 3 && top == Top::messages) {
+      at_role = k == "role";
+      if (at_role && has_role) ok = false;
+    }
+    return true;
+  }
+  bool on_string_part(std::string_view, std::size_t, error_code&) {
+    if (depth == 1 && top == Top::model) ok = false;  // escaped: no literal to splice
+    return true;
+  }
+  bool on_string(std::string_view s, std::size_t n, error_code&) {
+    if (depth == 1 && top == Top::model) {
+      // Unescaped strings are handed over in place: the literal is s with its quotes.
+      auto p = reinterpret_cast<std::uintptr_t>(s.data());
+      auto b = reinterpret_cast<std::uintptr_t>(base);
+      std::size_t at = p - b;  // meaningful only when s lies inside the text
+      if (n != s.size() || p <= b || at + s.size() >= size || base[at - 1] != '"' ||
+          base[at + s.size()] != '"') {
+        ok = false;
+      } else {
+        model = s;
+        model_at = at - 1;
+        model_len = s.size() + 2;
+      }
+      return true;
+    }
+    value(true, false, false);
+    return true;
+  }
+  bool on_int64(std::int64_t, std::string_view, error_code&) { return scalar(); }
+  bool on_uint64(std::uint64_t, std::string_view, error_code&) { return scalar(); }
+  bool on_double(double, std::string_view, error_code&) { return scalar(); }
+  bool on_null(error_code&) {
+    if (depth == 1 && top == Top::stream) return true;  // null: the default
+    return scalar();
+  }
+  bool on_bool(bool b, error_code&) {
+    if (depth == 1 && top == Top::stream) {
+      stream = b;
+      return true;
+    }
+    if (depth == 2 && top == Top::stream_options && at_include_usage) {
+      include_usage = b;
+      at_include_usage = false;
+      return true;
+    }
+    return scalar();
+  }
+  bool scalar() {
+    value(false, false, false);
+    return true;
+  }
+};
+
+// The fast path of parse_chat_request: nullopt when the tree must decide.
+std::optional<ChatRequest> scan_chat(std::string_view body) {
+  json::parse_options opts;
+  opts.max_depth = kMaxDepth;
+  json::basic_parser<ChatScan> p(opts);
+  auto& h = p.handler();
+  h.base = body.data();
+  h.size = body.size();
+  boost::system::error_code ec;
+  p.write_some(false, body.data(), body.size(), ec);
+  if (ec || !h.ok || h.model.empty() || h.messages == 0) return std::nullopt;
+  ChatRequest req;
+  req.text = std::string(body);
+  req.model = std::string(h.model);
+  req.stream = h.stream;
+  req.include_usage = h.include_usage;
+  req.spliceable = true;
+  req.model_at = h.model_at;
+  req.model_len = h.model_len;
+  req.has_stream_options = h.seen_options;
+  return req;
+}
+
+}  // namespace
+
+core::Result<ChatRequest> parse_chat_request(std::string_view body) {
+  if (auto fast = scan_chat(body)) return std::move(*fast);
+  return parse_chat_tree(body);
+}
+
+json::value& chat_json(ChatRequest& req) {
+  if (req.body.is_null() && req.spliceable) {
+    json::parse_options opts;
+    opts.max_depth = kMaxDepth;
+    req.body = json::parse(req.text, {}, opts);  // checked by the scan: cannot fail
+  }
+  return req.body;
 }
 
 core::Result<EmbeddingsRequest> parse_embeddings_request(std::string_view body) {
@@ -103,9 +307,27 @@ core::Result<EmbeddingsRequest> parse_embeddings_request(std::string_view body) 
 }
 
 std::string upstream_chat_body(ChatRequest& req, std::string_view upstream_model) {
-  auto& o = req.body.as_object();
+  bool add_usage = req.stream && !req.include_usage;
+  if (req.body.is_null() && req.spliceable && !(add_usage && req.has_stream_options)) {
+    // The client's text with the model's literal replaced (and usage asked for in streams).
+    static constexpr std::string_view kUsage = R"("stream_options":{"include_usage":true},)";
+    std::string_view text = req.text;
+    std::string out;
+    out.reserve(text.size() + upstream_model.size() + kUsage.size() + 8);
+    std::size_t from = 0;
+    if (add_usage) {
+      from = text.find('{') + 1;  // the scan saw an object with members
+      out.append(text.substr(0, from));
+      out.append(kUsage);
+    }
+    out.append(text.substr(from, req.model_at - from));
+    core::append_json_string(out, upstream_model);
+    out.append(text.substr(req.model_at + req.model_len));
+    return out;
+  }
+  auto& o = chat_json(req).as_object();
   o["model"] = upstream_model;
-  if (req.stream && !req.include_usage) {
+  if (add_usage) {
     auto& so = o["stream_options"];
     if (!so.is_object()) so = json::object{};
     so.as_object()["include_usage"] = true;
@@ -141,6 +363,91 @@ std::optional<Usage> usage_of(const json::value& v) {
   return out;
 }
 
+namespace {
+
+// Reads OpenAI's usage object without building a tree (it is parsed on every answer).
+struct UsageScan : SaxBase {
+  enum class Field { none, prompt, completion, total, details, cached };
+  int depth = 0;
+  Field field = Field::none;
+  bool in_details = false;
+  bool is_object = false;
+  Usage u;
+
+  bool on_object_begin(error_code&) {
+    if (depth == 0) is_object = true;
+    if (depth == 1 && field == Field::details) in_details = true;
+    field = Field::none;
+    ++depth;
+    return true;
+  }
+  bool on_object_end(std::size_t, error_code&) {
+    if (--depth == 1) in_details = false;
+    return true;
+  }
+  bool on_array_begin(error_code&) {
+    field = Field::none;
+    ++depth;
+    return true;
+  }
+  bool on_array_end(std::size_t, error_code&) {
+    --depth;
+    return true;
+  }
+  bool on_key_part(std::string_view, std::size_t, error_code&) { return true; }
+  bool on_key(std::string_view k, std::size_t n, error_code&) {
+    field = Field::none;
+    if (n != k.size()) return true;
+    if (depth == 1) {
+      if (k == "prompt_tokens") field = Field::prompt;
+      if (k == "completion_tokens") field = Field::completion;
+      if (k == "total_tokens") field = Field::total;
+      if (k == "prompt_tokens_details") field = Field::details;
+    } else if (depth == 2 && in_details && k == "cached_tokens") {
+      field = Field::cached;
+    }
+    return true;
+  }
+  void number(long v) {
+    switch (field) {
+      case Field::prompt:
+        u.prompt_tokens = v;
+        break;
+      case Field::completion:
+        u.completion_tokens = v;
+        break;
+      case Field::total:
+        u.total_tokens = v;
+        break;
+      case Field::cached:
+        u.cached_tokens = v;
+        break;
+      default:
+        break;
+    }
+    field = Field::none;
+  }
+  bool on_int64(std::int64_t v, std::string_view, error_code&) {
+    number(static_cast<long>(v));
+    return true;
+  }
+  bool on_uint64(std::uint64_t v, std::string_view, error_code&) {
+    number(static_cast<long>(v));
+    return true;
+  }
+  bool on_double(double, std::string_view, error_code&) { return other(); }
+  bool on_string_part(std::string_view, std::size_t, error_code&) { return true; }
+  bool on_string(std::string_view, std::size_t, error_code&) { return other(); }
+  bool on_bool(bool, error_code&) { return other(); }
+  bool on_null(error_code&) { return other(); }
+  bool other() {
+    field = Field::none;
+    return true;
+  }
+};
+
+}  // namespace
+
 std::optional<Usage> usage_of_text(std::string_view text) {
   static constexpr std::string_view kKey = "\"usage\"";
   auto pos = text.rfind(kKey);
@@ -150,13 +457,16 @@ std::optional<Usage> usage_of_text(std::string_view text) {
     auto rest = text.substr(pos + kKey.size());
     auto colon = rest.find_first_not_of(" \t\r\n");
     if (colon != std::string_view::npos && rest[colon] == ':') {
-      json::stream_parser p;
+      json::parse_options opts;
+      opts.max_depth = kMaxDepth;
+      json::basic_parser<UsageScan> p(opts);
       boost::system::error_code ec;
-      p.write_some(rest.substr(colon + 1), ec);  // stops after one complete value
-      if (!ec && p.done()) {
-        json::object wrapper;
-        wrapper["usage"] = p.release();
-        if (auto u = usage_of(wrapper)) return u;
+      auto value = rest.substr(colon + 1);
+      p.write_some(true, value.data(), value.size(), ec);  // stops after one complete value
+      if (!ec && p.done() && p.handler().is_object) {
+        Usage u = p.handler().u;
+        if (u.total_tokens == 0) u.total_tokens = u.prompt_tokens + u.completion_tokens;
+        return u;
       }
     }
   }

@@ -21,14 +21,26 @@ struct Usage {
   long reasoning_tokens = 0;       // part of completion_tokens
 };
 
-// A validated chat request. `body` is the whole parsed JSON, unknown fields included, so the
-// OpenAI-compatible path can forward it with only `model` rewritten.
+// A validated chat request, unknown fields included, so the OpenAI-compatible path can forward
+// it with only `model` rewritten. The usual request is checked in one pass without building a
+// JSON tree and forwarded by splicing the new model into `text`; the tree (`body`) is built
+// only for those who need it (chat_json: translation, governance) or when the request is
+// unusual (escaped model string, duplicate keys) or invalid (its error comes from the tree).
 struct ChatRequest {
-  boost::json::value body;
+  std::string text;         // the body as the client sent it
+  boost::json::value body;  // the parsed body; null until chat_json() when `spliceable`
   std::string model;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage as the client sent it
+  // Set by the one-pass check: where `model`'s string literal sits in `text` (quotes included),
+  // and whether the client sent a stream_options object.
+  bool spliceable = false;
+  std::size_t model_at = 0, model_len = 0;
+  bool has_stream_options = false;
 };
+
+// The parsed body of a validated request, built on first use.
+boost::json::value& chat_json(ChatRequest& req);
 
 struct EmbeddingsRequest {
   boost::json::value body;

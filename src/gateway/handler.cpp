@@ -803,7 +803,7 @@ std::optional<StringResponse> WorkerHandler::admit(Exchange& ex, const Snapshot&
   rec.task_id = std::string(sv(req["x-stratus-task-id"])).substr(0, 200);
   std::optional<long> task_calls;
   if (auto v = header_number(req, "x-stratus-task-max-calls")) task_calls = static_cast<long>(*v);
-  const boost::json::value& body = ep == Endpoint::chat ? in.chat.body : in.emb.body;
+  const boost::json::value& body = ep == Endpoint::chat ? api::chat_json(in.chat) : in.emb.body;
   g.prompt_estimate = ep == Endpoint::chat ? governance::estimate_chat_prompt_tokens(body)
                                            : governance::estimate_embeddings_tokens(body);
   governance::AdmitRequest r{
@@ -1033,7 +1033,7 @@ std::optional<ClientRequest> WorkerHandler::prepare(Endpoint ep, Inbound& in, co
   }
   // The IR is built once, for the first translated deployment.
   if (ep == Endpoint::chat && !in.chat_ir) {
-    auto ir = api::parse_chat(in.chat.body);
+    auto ir = api::parse_chat(api::chat_json(in.chat));
     if (!ir) {
       reject = ir.error();
       return std::nullopt;

@@ -36,7 +36,7 @@ TEST(ParseChat, Valid_ReadsModelAndDefaults) {
   EXPECT_EQ(r->model, "gpt-4o");
   EXPECT_FALSE(r->stream);
   EXPECT_FALSE(r->include_usage);
-  EXPECT_EQ(r->body, json::parse(kMinimalChat));
+  EXPECT_EQ(chat_json(*r), json::parse(kMinimalChat));
 }
 
 TEST(ParseChat, InvalidJson_IsInvalidRequestWithoutParam) {
@@ -138,7 +138,7 @@ TEST(ParseChat, UnknownFields_ArePreservedInBody) {
       parse_chat_request(R"({"model":"m","messages":[{"role":"user","content":"hi","x_msg":1}],)"
                          R"("temperature":0.25,"x_vendor":{"a":[1,"two",null,{"b":false}]}})");
   ASSERT_TRUE(r.has_value());
-  auto& o = r->body.as_object();
+  auto& o = chat_json(*r).as_object();
   EXPECT_EQ(o.at("temperature"), json::value(0.25));
   EXPECT_EQ(o.at("x_vendor"), json::parse(R"({"a":[1,"two",null,{"b":false}]})"));
   EXPECT_EQ(o.at("messages").at(0).at("x_msg"), json::value(1));
@@ -207,6 +207,85 @@ TEST(UpstreamChatBody, StreamWithIncludeUsageTrue_IsUnchanged) {
   auto out = json::parse(upstream_chat_body(*r, "real"));
   EXPECT_EQ(out.at("stream_options"), json::parse(R"({"include_usage":true})"));
   EXPECT_TRUE(r->include_usage);
+}
+
+// ---- the one-pass check and the splice ----
+
+// The body `make bench` and the SDKs send: checked without a tree, forwarded by splicing.
+TEST(ParseChat, UsualRequest_TakesTheOnePassPath) {
+  constexpr std::string_view body =
+      R"({"model":"bench","messages":[{"role":"system","content":"Be brief."},)"
+      R"({"role":"user","content":"Hi"}],"max_tokens":128,"stream":false})";
+  auto r = parse_chat_request(body);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_TRUE(r->spliceable);
+  EXPECT_TRUE(r->body.is_null());  // no tree was built
+  EXPECT_EQ(r->model, "bench");
+  EXPECT_EQ(body.substr(r->model_at, r->model_len), R"("bench")");
+}
+
+// Requests the splice cannot take safely are still valid, through the tree.
+TEST(ParseChat, UnusualButValid_TakesTheTreePath) {
+  for (std::string_view body : {
+           R"({"model":"g\u0070t","messages":[{"role":"user"}]})",         // escaped model
+           R"({"model":"a","model":"b","messages":[{"role":"user"}]})",    // duplicate key
+           R"({"mod\u0065l":"m","messages":[{"role":"user"}]})",           // escaped key
+           R"({"model":"m","messages":[{"role":"user","role":"tool"}]})",  // duplicate role
+           R"({"model":"m","messages":[{"role":"user"}],"stream_options":7})",
+           R"({"model":"m","messages":[{"role":"user"}],"stream_options":{"include_usage":1}})",
+       }) {
+    auto fresh = parse_chat_request(body);
+    ASSERT_TRUE(fresh.has_value()) << body << ": " << fresh.error().message;
+    EXPECT_FALSE(fresh->spliceable) << body;
+    EXPECT_FALSE(fresh->body.is_null()) << body;
+  }
+  auto escaped = parse_chat_request(R"({"model":"g\u0070t","messages":[{"role":"user"}]})");
+  EXPECT_EQ(escaped->model, "gpt");
+}
+
+// Whatever the path, the upstream body is the same JSON as the tree's.
+TEST(UpstreamChatBody, SpliceEqualsTheTreeRewrite) {
+  for (std::string_view body : {
+           kMinimalChat,
+           std::string_view(R"(  {  "messages" : [ { "content" : "x", "role" : "user" } ] ,)"
+                            R"( "model" : "m" , "n" : 1.50 }  )"),
+           std::string_view(R"({"model":"caf\u00e9","messages":[{"role":"user"}]})"),
+           std::string_view(R"({"model":"café","messages":[{"role":"user"}],"stream":true})"),
+           std::string_view(R"({"messages":[{"role":"user"}],"stream":true,"model":"m"})"),
+           std::string_view(R"({"model":"m","messages":[{"role":"user"}],"stream":null})"),
+           std::string_view(R"({"model":"m","messages":[{"role":"user"}],"stream":false,)"
+                            R"("stream_options":{"include_usage":false}})"),
+           std::string_view(R"({"model":"m","messages":[{"role":"user"}],"stream":true,)"
+                            R"("stream_options":{"include_usage":false,"x":[{}]}})"),
+           std::string_view(R"({"model":"m","messages":[{"role":"user"}],"stream":true,)"
+                            R"("stream_options":{"include_usage":true}})"),
+           std::string_view(R"({"model":"m","messages":[{"role":"user","content":[{"type":)"
+                            R"("text","text":"\"model\":\"x\""}]}],"x_big":18446744073709551615})"),
+       }) {
+    for (std::string_view target : {"real", "with \"quotes\" and \\ and \n"}) {
+      auto fast = parse_chat_request(body);
+      auto tree = parse_chat_request(body);
+      ASSERT_TRUE(fast.has_value() && tree.has_value()) << body;
+      chat_json(*tree);  // a tree now exists: the rewrite goes through it
+      auto a = json::parse(upstream_chat_body(*fast, target));
+      auto b = json::parse(upstream_chat_body(*tree, target));
+      EXPECT_EQ(a, b) << body << "\n" << json::serialize(a) << "\n" << json::serialize(b);
+      EXPECT_EQ(a.at("model").as_string(), target);
+    }
+  }
+}
+
+// The tree built later for translation or governance is the client's body as it was sent.
+TEST(ParseChat, ChatJsonOnTheOnePassPath_IsTheWholeBody) {
+  constexpr std::string_view body =
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0.5,"x":{"y":[1]}})";
+  auto r = parse_chat_request(body);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->spliceable);
+  EXPECT_EQ(chat_json(*r), json::parse(body));
+  EXPECT_EQ(upstream_chat_body(*r, "real"),  // a tree once built is what is forwarded
+            json::serialize(json::parse(R"({"model":"real","messages":[{"role":"user",)"
+                                        R"("content":"hi"}],"temperature":0.5,"x":{"y":[1]}})")));
 }
 
 // ---- embeddings ----
@@ -381,6 +460,26 @@ TEST(UsageOfText, UsageNotLast_FallsBackToWholeParse) {
   ASSERT_TRUE(u.has_value());
   EXPECT_EQ(u->prompt_tokens, 2);
   EXPECT_EQ(u->total_tokens, 3);
+}
+
+TEST(UsageOfText, TrailingUsageWithNestedDetailsAndNonIntegers) {
+  auto u = stratus::api::usage_of_text(
+      R"({"choices":[],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,)"
+      R"("prompt_tokens_details":{"cached_tokens":4,"audio_tokens":0,"x":{"cached_tokens":99}},)"
+      R"("completion_tokens_details":{"reasoning_tokens":2,"cached_tokens":77},"cached_tokens":55,)"
+      R"("odd":[1,{"prompt_tokens":1000}]}})");
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->prompt_tokens, 19);
+  EXPECT_EQ(u->completion_tokens, 10);
+  EXPECT_EQ(u->total_tokens, 29);
+  EXPECT_EQ(u->cached_tokens, 4);  // only prompt_tokens_details.cached_tokens counts
+  auto missing_total =
+      stratus::api::usage_of_text(R"({"usage":{"prompt_tokens":3,"completion_tokens":4,"x":2.5}})");
+  ASSERT_TRUE(missing_total.has_value());
+  EXPECT_EQ(missing_total->total_tokens, 7);
+  auto fractional = stratus::api::usage_of_text(R"({"usage":{"prompt_tokens":3.5}})");
+  ASSERT_TRUE(fractional.has_value());
+  EXPECT_EQ(fractional->prompt_tokens, 0);  // not a count, as usage_of reads it
 }
 
 TEST(UsageOfText, NoUsageOrBrokenJson_IsNullopt) {
