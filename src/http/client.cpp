@@ -19,8 +19,10 @@ using core::Result;
 
 namespace {
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+// Plain sockets under TLS too: timeouts are the sweeper's (Deadline), so beast::tcp_stream's
+// per-operation timer bookkeeping would be paid for nothing.
+using PlainStream = tcp::socket;
+using TlsStream = beast::ssl_stream<tcp::socket>;
 
 std::chrono::milliseconds until(Clock::time_point deadline, int phase_ms) {
   // Rounded up, so a phase cut short by the total budget expires at or after the deadline
@@ -101,13 +103,12 @@ class Connection : public Deadline {
     auto plain = std::move(std::get<PlainStream>(stream_));
     return stream_.emplace<TlsStream>(std::move(plain), ctx);
   }
-  beast::tcp_stream& lowest() {
-    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
-                      stream_);
+  tcp::socket& lowest() {
+    return std::visit([](auto& s) -> tcp::socket& { return beast::get_lowest_layer(s); }, stream_);
   }
   // True when the idle connection was not closed by the peer meanwhile.
   bool still_open() {
-    auto& sock = lowest().socket();
+    auto& sock = lowest();
     if (!sock.is_open()) return false;
     char c;
     ssize_t r = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -115,7 +116,7 @@ class Connection : public Deadline {
   }
   void close() {
     boost::system::error_code ec;
-    lowest().socket().close(ec);
+    lowest().close(ec);
   }
 
   template <class F>
@@ -134,7 +135,7 @@ class Connection : public Deadline {
  protected:
   void on_expired() override {
     boost::system::error_code ec;
-    lowest().socket().cancel(ec);
+    lowest().cancel(ec);
   }
 
  private:
@@ -274,13 +275,13 @@ Task<Result<std::unique_ptr<Connection>>> Client::connect(const ClientRequest& r
   if (!endpoints) co_return std::unexpected(endpoints.error());
   auto conn = std::make_unique<Connection>(origin.key, *sweeper_, PlainStream(ioc_));
   conn->arm(until(deadline, req.timeouts.connect_ms));
-  auto [ec, ep] = co_await conn->lowest().async_connect(*endpoints, use_tuple);
+  auto [ec, ep] = co_await net::async_connect(conn->lowest(), *endpoints, use_tuple);
   conn->disarm();
   if (ec) {
     dns_.erase(origin.host + ":" + origin.port);
     co_return std::unexpected(transport_error(ec, "connect", deadline, conn->expired()));
   }
-  conn->lowest().socket().set_option(tcp::no_delay(true), ec);
+  conn->lowest().set_option(tcp::no_delay(true), ec);
   if (!origin.tls) co_return conn;
 
   auto& tls = conn->start_tls(tls_context(req.ca_file));
