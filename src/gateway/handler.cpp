@@ -15,6 +15,7 @@
 #include "api/openai.h"
 #include "auth/signer.h"
 #include "codec/sse.h"
+#include "core/json_text.h"
 #include "gateway/governance.h"
 #include "governance/tokens.h"
 #include "http/client.h"
@@ -167,7 +168,11 @@ std::optional<double> header_number(const StringRequest& req, std::string_view n
   return d;
 }
 
-std::string cost_text(double usd) { return fmt::format("{:.8f}", usd); }
+std::string cost_text(double usd) {
+  std::string out;
+  core::append_fixed(out, usd, 8);
+  return out;
+}
 
 // %XX and '+' in a query value or path segment.
 std::string url_decode(std::string_view in) {
@@ -346,6 +351,13 @@ class WorkerHandler {
     co_await ex.send(std::move(res));
     finish(rec, t0);
   }
+  // The hot path's answer: `head` carries x-request-id already (add_route_headers).
+  Task<void> respond(Exchange& ex, const http::WireHead& head, std::string body, AccessRecord& rec,
+                     Clock::time_point t0) {
+    rec.status = static_cast<int>(head.status());
+    co_await ex.send(head, std::move(body));
+    finish(rec, t0);
+  }
 
   void finish(AccessRecord& rec, Clock::time_point t0) {
     rec.latency_ms = ms_since(t0);
@@ -410,13 +422,13 @@ class WorkerHandler {
   }
   // Sends the head of an SSE answer (with the routing headers); false when the client is gone.
   Task<bool> start_stream(Exchange& ex, const Target& t, AccessRecord& rec, Clock::time_point t0) {
-    bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
-    head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
-    head.set(bhttp::field::cache_control, "no-cache");
+    http::WireHead head(200);
+    head.set("Content-Type", "text/event-stream; charset=utf-8");
+    head.set("Cache-Control", "no-cache");
     add_route_headers(head, t, rec);
     rec.status = 200;
     rec.error.clear();
-    if (!co_await ex.start_chunked(std::move(head))) co_return false;
+    if (!co_await ex.start_chunked(head)) co_return false;
     rec.ttfb_ms = ms_since(t0);
     co_return true;
   }
@@ -460,18 +472,25 @@ class WorkerHandler {
       if (!piece || piece->empty()) co_return;
     }
   }
-  static void add_route_headers(bhttp::fields& h, const Target& t, AccessRecord& rec) {
+  // `Head`: beast's fields (set replaces) or a WireHead (set appends; none of these names is
+  // set twice on that path).
+  template <class Head>
+  static void add_route_headers(Head& h, const Target& t, AccessRecord& rec) {
     rec.price = &t.price;
     add_governance_headers(h, rec);
     h.set("x-request-id", rec.request_id);
     h.set("x-stratus-provider", t.provider);
     h.set("x-stratus-deployment", t.id);
-    h.set("x-stratus-attempts", std::to_string(rec.attempts));
+    char attempts[16];
+    auto [end, ec] = std::to_chars(attempts, attempts + sizeof attempts, rec.attempts);
+    h.set("x-stratus-attempts",
+          std::string_view(attempts, static_cast<std::size_t>(end - attempts)));
   }
-  static void add_governance_headers(bhttp::fields& h, const AccessRecord& rec) {
+  template <class Head>
+  static void add_governance_headers(Head& h, const AccessRecord& rec) {
     if (!rec.extra_headers) return;
     for (const auto& [name, value] : *rec.extra_headers) {
-      h.set(beast::string_view(name.data(), name.size()), value);
+      h.set(std::string_view(name), std::string_view(value));
     }
   }
   // A streamed chunk with content went out: count it (a cut stream is billed by it) and, now and
@@ -1261,21 +1280,20 @@ Task<Outcome> WorkerHandler::conclude(Exchange& ex, Endpoint ep, Inbound& in, co
   }
   rec.error.clear();
   rec.usage = usage;
-  StringResponse out{static_cast<bhttp::status>(a.status), 11};
+  http::WireHead out(a.status);
   if (usage) {
     out.set("x-stratus-cost-usd",
             cost_text(governance::cost_usd(
                 t.price, {usage->prompt_tokens, usage->cached_tokens, usage->cache_creation_tokens,
                           usage->completion_tokens})));
   }
-  out.set(bhttp::field::content_type, t.passthrough && !a.content_type.empty()
-                                          ? std::string_view(a.content_type)
-                                          : std::string_view("application/json"));
-  if (!a.retry_after.empty()) out.set(bhttp::field::retry_after, a.retry_after);
+  out.set("Content-Type", t.passthrough && !a.content_type.empty()
+                              ? std::string_view(a.content_type)
+                              : std::string_view("application/json"));
+  if (!a.retry_after.empty()) out.set("Retry-After", a.retry_after);
   add_route_headers(out, t, rec);
-  out.body() = std::move(body);
   rec.ttfb_ms = ms_since(t0);
-  co_await respond(ex, std::move(out), rec, t0);
+  co_await respond(ex, out, std::move(body), rec, t0);
   co_return Outcome::answered;
 }
 

@@ -130,25 +130,53 @@ bool Exchange::peer_is_loopback() const {
   return a.is_loopback();
 }
 
+namespace {
+
+// Beast's fields as wire lines, without the ones the Exchange writes itself.
+WireHead wire_head(unsigned status, const bhttp::fields& fields) {
+  WireHead head(status);
+  for (auto& f : fields) {
+    auto name = f.name();
+    if (name == bhttp::field::content_length || name == bhttp::field::transfer_encoding ||
+        name == bhttp::field::connection) {
+      continue;
+    }
+    head.set(std::string_view(f.name_string().data(), f.name_string().size()),
+             std::string_view(f.value().data(), f.value().size()));
+  }
+  return head;
+}
+
+void append_status_line(std::string& out, unsigned status) {
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+}
+
+}  // namespace
+
 // The head is serialized by hand and sent with the body in one gathered write: Beast's
 // serializer showed up in profiles for what is a few header lines.
 Task<bool> Exchange::send(StringResponse res) {
+  auto head = wire_head(res.result_int(), res.base());
+  co_return co_await send(head, std::move(res.body()));
+}
+
+Task<bool> Exchange::send(const WireHead& head, std::string body) {
   responded_ = true;
   bool keep_alive = session_.keep_alive() && request_.keep_alive();
-  res.keep_alive(keep_alive);
-  std::string head =
-      "HTTP/1.1 " + std::to_string(res.result_int()) + " " + std::string(res.reason()) + "\r\n";
-  for (auto& f : res) {
-    if (f.name() == bhttp::field::content_length || f.name() == bhttp::field::transfer_encoding) {
-      continue;
-    }
-    head.append(f.name_string().data(), f.name_string().size());
-    head += ": ";
-    head.append(f.value().data(), f.value().size());
-    head += "\r\n";
-  }
-  head += "Content-Length: " + std::to_string(res.body().size()) + "\r\n\r\n";
-  std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(res.body())};
+  std::string out;
+  out.reserve(head.fields().size() + 80);
+  append_status_line(out, head.status());
+  out += head.fields();
+  if (!keep_alive) out += "Connection: close\r\n";
+  out += "Content-Length: ";
+  out += std::to_string(body.size());
+  out += "\r\n\r\n";
+  std::array<net::const_buffer, 2> bufs{net::buffer(out), net::buffer(body)};
   session_.arm(ms(session_.server_.options_.write_timeout_ms));
   auto [ec, n] = co_await net::async_write(session_.stream_, bufs, use_tuple);
   session_.disarm();
@@ -160,20 +188,20 @@ Task<bool> Exchange::send(StringResponse res) {
 // The head is kept until the first chunk so that both leave in one write; a stream whose
 // events are all ready at once (and its end) costs one system call.
 Task<bool> Exchange::start_chunked(bhttp::response<bhttp::empty_body> head) {
+  auto wire = wire_head(head.result_int(), head.base());
+  co_return co_await start_chunked(wire);
+}
+
+Task<bool> Exchange::start_chunked(const WireHead& head) {
   responded_ = true;
   chunked_ = true;
-  head.keep_alive(session_.keep_alive() && request_.keep_alive());
-  head.chunked(true);
-  session_.keep_alive_ = head.keep_alive();
-  pending_head_ =
-      "HTTP/1.1 " + std::to_string(head.result_int()) + " " + std::string(head.reason()) + "\r\n";
-  for (auto& f : head) {
-    pending_head_.append(f.name_string().data(), f.name_string().size());
-    pending_head_ += ": ";
-    pending_head_.append(f.value().data(), f.value().size());
-    pending_head_ += "\r\n";
-  }
-  pending_head_ += "\r\n";
+  bool keep_alive = session_.keep_alive() && request_.keep_alive();
+  session_.keep_alive_ = keep_alive;
+  pending_head_.clear();
+  append_status_line(pending_head_, head.status());
+  pending_head_ += head.fields();
+  if (!keep_alive) pending_head_ += "Connection: close\r\n";
+  pending_head_ += "Transfer-Encoding: chunked\r\n\r\n";
   co_return true;
 }
 

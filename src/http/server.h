@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -29,6 +30,27 @@ struct ServerOptions {
 
 class Session;
 
+// A response head written as it goes on the wire ("Name: value\r\n" lines), for the hot paths
+// (a proxied answer, a stream's head): no field container, no allocation per field. set()
+// appends: unlike beast's fields, nothing is replaced, so each name is given once.
+// Content-Length, Transfer-Encoding and Connection are the Exchange's to write.
+class WireHead {
+ public:
+  explicit WireHead(unsigned status = 200) : status_(status) { fields_.reserve(256); }
+  void set(std::string_view name, std::string_view value) {
+    fields_.append(name);
+    fields_.append(": ");
+    fields_.append(value);
+    fields_.append("\r\n");
+  }
+  unsigned status() const { return status_; }
+  const std::string& fields() const { return fields_; }
+
+ private:
+  unsigned status_;
+  std::string fields_;
+};
+
 // One request/response exchange as a handler sees it. A handler must answer exactly once:
 // with send(), or with start_chunked() … write_chunk() … finish_chunked().
 class Exchange {
@@ -40,8 +62,10 @@ class Exchange {
 
   // Whole response; content-length and keep-alive are set here. False: the client is gone.
   Task<bool> send(StringResponse res);
+  Task<bool> send(const WireHead& head, std::string body);
   // The head is sent together with the first chunk.
   Task<bool> start_chunked(bhttp::response<bhttp::empty_body> head);
+  Task<bool> start_chunked(const WireHead& head);
   // `last`: this chunk ends the body (saves a separate write for the terminator).
   Task<bool> write_chunk(std::string_view data, bool last = false);
   Task<bool> finish_chunked();
