@@ -4,9 +4,11 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/beast/ssl.hpp>
 #include <boost/url.hpp>
+#include <cstring>
 #include <variant>
 
 #include "http/sweeper.h"
@@ -85,6 +87,69 @@ struct Client::Pool {
   std::deque<net::steady_timer*> waiters;
 };
 
+// An upstream response head without a field container: the status, and the fields as
+// "name\0value\0" in a string the connection keeps (so no allocation once it is warm). The body
+// is copied into the caller's buffer, as Beast's buffer_body does.
+class UpstreamParser final : public bhttp::basic_parser<false> {
+ public:
+  explicit UpstreamParser(std::string& fields) : fields_(fields) { fields_.clear(); }
+
+  unsigned status() const { return status_; }
+  std::string_view field(std::string_view name) const {
+    std::string_view all = fields_;
+    while (!all.empty()) {
+      auto n = all.find('\0');
+      auto v = all.find('\0', n + 1);
+      if (beast::iequals(all.substr(0, n), name)) return all.substr(n + 1, v - n - 1);
+      all.remove_prefix(v + 1);
+    }
+    return {};
+  }
+  // Where the next body bytes go; buffer_left() is what is still free of it.
+  void set_buffer(char* data, std::size_t size) {
+    data_ = data;
+    size_ = size;
+  }
+  std::size_t buffer_left() const { return size_; }
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int,
+                       boost::system::error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, boost::system::error_code&) override {
+    status_ = static_cast<unsigned>(code);
+  }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
+                     boost::system::error_code&) override {
+    fields_.append(name.data(), name.size());
+    fields_ += '\0';
+    fields_.append(value.data(), value.size());
+    fields_ += '\0';
+  }
+  void on_header_impl(boost::system::error_code&) override {}
+  void on_body_init_impl(boost::optional<std::uint64_t> const&,
+                         boost::system::error_code&) override {}
+  std::size_t on_body_impl(beast::string_view body, boost::system::error_code& ec) override {
+    std::size_t n = std::min(size_, body.size());
+    if (n > 0) std::memcpy(data_, body.data(), n);
+    data_ += n;
+    size_ -= n;
+    if (n < body.size()) ec = bhttp::error::need_buffer;
+    return n;
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view,
+                            boost::system::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
+                                 boost::system::error_code& ec) override {
+    return on_body_impl(body, ec);
+  }
+  void on_finish_impl(boost::system::error_code&) override {}
+
+  std::string& fields_;
+  unsigned status_ = 0;
+  char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 class Connection : public Deadline {
  public:
   Connection(std::string pool_key, Sweeper& sweeper, PlainStream s)
@@ -126,7 +191,12 @@ class Connection : public Deadline {
 
   const std::string& pool_key() const { return pool_key_; }
   beast::flat_buffer& buffer() { return buffer_; }
-  std::optional<bhttp::response_parser<bhttp::buffer_body>>& parser() { return parser_; }
+  std::optional<UpstreamParser>& parser() { return parser_; }
+  // A fresh parser for the next response on this connection.
+  UpstreamParser& new_parser() {
+    parser_.reset();
+    return parser_.emplace(fields_);
+  }
   char* body_buf() { return body_buf_; }
   static constexpr std::size_t kBodyBuf = 16 * 1024;
   bool reused = false;
@@ -143,7 +213,8 @@ class Connection : public Deadline {
   Sweeper& sweeper_;
   std::variant<PlainStream, TlsStream> stream_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
+  std::string fields_;  // the current response's fields (see UpstreamParser)
+  std::optional<UpstreamParser> parser_;
   char body_buf_[kBodyBuf];
 };
 
@@ -160,16 +231,10 @@ ClientResponse::~ClientResponse() {
   }
 }
 
-unsigned ClientResponse::status() const { return conn_->parser()->get().result_int(); }
-
-const bhttp::fields& ClientResponse::headers() const { return conn_->parser()->get(); }
+unsigned ClientResponse::status() const { return conn_->parser()->status(); }
 
 std::string_view ClientResponse::header(std::string_view name) const {
-  auto& h = conn_->parser()->get();
-  auto it = h.find(beast::string_view(name.data(), name.size()));
-  if (it == h.end()) return {};
-  auto v = it->value();
-  return {v.data(), v.size()};
+  return conn_->parser()->field(name);
 }
 
 bool ClientResponse::done() const { return conn_->parser()->is_done(); }
@@ -177,9 +242,7 @@ bool ClientResponse::done() const { return conn_->parser()->is_done(); }
 Task<Result<std::string_view>> ClientResponse::read_some() {
   auto& parser = *conn_->parser();
   while (!parser.is_done()) {
-    auto& body = parser.get().body();
-    body.data = conn_->body_buf();
-    body.size = Connection::kBodyBuf;
+    parser.set_buffer(conn_->body_buf(), Connection::kBodyBuf);
     // Bytes already buffered are parsed at once: no asynchronous operation to post.
     if (auto& buf = conn_->buffer(); buf.size() > 0) {
       boost::system::error_code pec;
@@ -190,12 +253,11 @@ Task<Result<std::string_view>> ClientResponse::read_some() {
         co_return std::unexpected(core::Error::make(
             ErrorKind::upstream, "malformed upstream response: " + pec.message()));
       }
-      std::size_t got = Connection::kBodyBuf - parser.get().body().size;
+      std::size_t got = Connection::kBodyBuf - parser.buffer_left();
       if (got > 0) co_return std::string_view(conn_->body_buf(), got);
       if (parser.is_done()) break;
       if (used > 0) continue;
-      body.data = conn_->body_buf();
-      body.size = Connection::kBodyBuf;
+      parser.set_buffer(conn_->body_buf(), Connection::kBodyBuf);
     }
     conn_->arm(until(deadline_, idle_ms_));
     auto [ec, n] = co_await conn_->visit(
@@ -204,7 +266,7 @@ Task<Result<std::string_view>> ClientResponse::read_some() {
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec)
       co_return std::unexpected(transport_error(ec, read_phase_, deadline_, conn_->expired()));
-    std::size_t got = Connection::kBodyBuf - parser.get().body().size;
+    std::size_t got = Connection::kBodyBuf - parser.buffer_left();
     if (got > 0) co_return std::string_view(conn_->body_buf(), got);
   }
   co_return std::string_view{};
@@ -393,10 +455,10 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
     auto [wec, wn] =
         co_await c.visit([&](auto& s) { return net::async_write(s, out_bufs, use_tuple); });
     if (!wec) {
-      c.parser().emplace();
-      c.parser()->body_limit(boost::none);
+      auto& parser = c.new_parser();
+      parser.body_limit(boost::none);
       auto [rec, rn] = co_await c.visit(
-          [&](auto& s) { return bhttp::async_read_header(s, c.buffer(), *c.parser(), use_tuple); });
+          [&](auto& s) { return bhttp::async_read_header(s, c.buffer(), parser, use_tuple); });
       c.disarm();
       if (!rec) {
         co_return std::make_unique<ClientResponse>(*this, std::move(*conn), deadline,

@@ -53,8 +53,8 @@ class ClientResponse {
   ClientResponse& operator=(const ClientResponse&) = delete;
 
   unsigned status() const;
+  // The first field of that name (case-insensitive); empty when absent.
   std::string_view header(std::string_view name) const;
-  const bhttp::fields& headers() const;
   bool done() const;
   // Next piece of the body; an empty view once the body is complete.
   Task<core::Result<std::string_view>> read_some();
