@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
+#include <cstring>
 
 #include "core/json_text.h"
 
@@ -450,7 +451,18 @@ struct UsageScan : SaxBase {
 
 std::optional<Usage> usage_of_text(std::string_view text) {
   static constexpr std::string_view kKey = "\"usage\"";
-  auto pos = text.rfind(kKey);
+  // The last "usage" key, found from the end by its 'u' (memrchr) rather than a naive rfind.
+  std::size_t pos = std::string_view::npos;
+  for (std::size_t end = text.size(); end > 0;) {
+    const void* u = ::memrchr(text.data(), 'u', end);
+    if (!u) break;
+    std::size_t at = static_cast<std::size_t>(static_cast<const char*>(u) - text.data());
+    if (at >= 1 && text.substr(at - 1, kKey.size()) == kKey) {
+      pos = at - 1;
+      break;
+    }
+    end = at;
+  }
   if (pos == std::string_view::npos) return std::nullopt;
   // Inside a JSON string the quotes would be escaped, so an unescaped "usage" is a key.
   if (pos == 0 || text[pos - 1] != '\\') {

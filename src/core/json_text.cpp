@@ -1,5 +1,6 @@
 #include "core/json_text.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -43,7 +44,27 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+namespace {
+// 1: a byte that can be copied as it is (printable ASCII but the quote and the backslash).
+constexpr auto kPlain = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[c] = 1;
+  t['"'] = 0;
+  t['\\'] = 0;
+  return t;
+}();
+}  // namespace
+
 void append_json_text(std::string& out, std::string_view s) {
+  // The usual text (ids, paths, names) is plain ASCII: one check per byte, one copy.
+  std::size_t i = 0;
+  while (i < s.size() && kPlain[static_cast<unsigned char>(s[i])]) ++i;
+  if (i == s.size()) {
+    out += '"';
+    out.append(s);
+    out += '"';
+    return;
+  }
   if (valid_utf8(s)) {
     append_json_string(out, s);
     return;

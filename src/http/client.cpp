@@ -87,21 +87,32 @@ struct Client::Pool {
   std::deque<net::steady_timer*> waiters;
 };
 
-// An upstream response head without a field container: the status, and the fields as
-// "name\0value\0" in a string the connection keeps (so no allocation once it is warm). The body
-// is copied into the caller's buffer, as Beast's buffer_body does.
+// The fields of one upstream response: their bytes in one string and an index into it. The
+// connection keeps it, so once warm a response head costs no allocation.
+struct UpstreamFields {
+  struct Entry {
+    std::uint32_t name_at, name_len, value_at, value_len;
+  };
+  std::string text;
+  std::vector<Entry> index;
+  void clear() {
+    text.clear();
+    index.clear();
+  }
+};
+
+// An upstream response head without a field container (see UpstreamFields). The body is
+// copied into the caller's buffer, as Beast's buffer_body does.
 class UpstreamParser final : public bhttp::basic_parser<false> {
  public:
-  explicit UpstreamParser(std::string& fields) : fields_(fields) { fields_.clear(); }
+  explicit UpstreamParser(UpstreamFields& fields) : fields_(fields) { fields_.clear(); }
 
   unsigned status() const { return status_; }
   std::string_view field(std::string_view name) const {
-    std::string_view all = fields_;
-    while (!all.empty()) {
-      auto n = all.find('\0');
-      auto v = all.find('\0', n + 1);
-      if (beast::iequals(all.substr(0, n), name)) return all.substr(n + 1, v - n - 1);
-      all.remove_prefix(v + 1);
+    std::string_view text = fields_.text;
+    for (const auto& e : fields_.index) {
+      if (e.name_len == name.size() && beast::iequals(text.substr(e.name_at, e.name_len), name))
+        return text.substr(e.value_at, e.value_len);
     }
     return {};
   }
@@ -120,10 +131,12 @@ class UpstreamParser final : public bhttp::basic_parser<false> {
   }
   void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
                      boost::system::error_code&) override {
-    fields_.append(name.data(), name.size());
-    fields_ += '\0';
-    fields_.append(value.data(), value.size());
-    fields_ += '\0';
+    auto at = static_cast<std::uint32_t>(fields_.text.size());
+    fields_.text.append(name.data(), name.size());
+    fields_.text.append(value.data(), value.size());
+    auto name_len = static_cast<std::uint32_t>(name.size());
+    fields_.index.push_back(
+        {at, name_len, at + name_len, static_cast<std::uint32_t>(value.size())});
   }
   void on_header_impl(boost::system::error_code&) override {}
   void on_body_init_impl(boost::optional<std::uint64_t> const&,
@@ -144,7 +157,7 @@ class UpstreamParser final : public bhttp::basic_parser<false> {
   }
   void on_finish_impl(boost::system::error_code&) override {}
 
-  std::string& fields_;
+  UpstreamFields& fields_;
   unsigned status_ = 0;
   char* data_ = nullptr;
   std::size_t size_ = 0;
@@ -213,7 +226,7 @@ class Connection : public Deadline {
   Sweeper& sweeper_;
   std::variant<PlainStream, TlsStream> stream_;
   beast::flat_buffer buffer_;
-  std::string fields_;  // the current response's fields (see UpstreamParser)
+  UpstreamFields fields_;  // the current response's (see UpstreamParser)
   std::optional<UpstreamParser> parser_;
   char body_buf_[kBodyBuf];
 };
