@@ -17,4 +17,21 @@ using Task = net::awaitable<T>;
 using StringRequest = bhttp::request<bhttp::string_body>;
 using StringResponse = bhttp::response<bhttp::string_body>;
 inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Writes all of `buffers` to a non-blocking socket: first straight away (the usual case: the
+// kernel takes it all and nothing is queued, posted or resumed), then asynchronously for what
+// the kernel did not take. An Asio async_write that completes at once still posts its
+// completion, which costs a trip through the scheduler (and an epoll_wait) per write.
+template <class ConstBuffers>
+Task<boost::system::error_code> write_now(tcp::socket& socket, const ConstBuffers& buffers) {
+  boost::system::error_code ec;
+  std::size_t total = net::buffer_size(buffers);
+  std::size_t n = socket.write_some(buffers, ec);
+  if (!ec && n == total) co_return ec;
+  if (ec && ec != net::error::would_block && ec != net::error::try_again) co_return ec;
+  beast::buffers_suffix<ConstBuffers> rest(buffers);
+  rest.consume(n);
+  auto [wec, wn] = co_await net::async_write(socket, rest, use_tuple);
+  co_return wec;
+}
 }  // namespace stratus::http

@@ -181,6 +181,8 @@ class Connection : public Deadline {
     auto plain = std::move(std::get<PlainStream>(stream_));
     return stream_.emplace<TlsStream>(std::move(plain), ctx);
   }
+  // The socket when the connection is not TLS (write_now() needs a plain one).
+  PlainStream* plain() { return std::get_if<PlainStream>(&stream_); }
   tcp::socket& lowest() {
     return std::visit([](auto& s) -> tcp::socket& { return beast::get_lowest_layer(s); }, stream_);
   }
@@ -357,6 +359,7 @@ Task<Result<std::unique_ptr<Connection>>> Client::connect(const ClientRequest& r
     co_return std::unexpected(transport_error(ec, "connect", deadline, conn->expired()));
   }
   conn->lowest().set_option(tcp::no_delay(true), ec);
+  conn->lowest().non_blocking(true, ec);  // write_now() writes synchronously first
   if (!origin.tls) co_return conn;
 
   auto& tls = conn->start_tls(tls_context(req.ca_file));
@@ -465,8 +468,14 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
     bool reused = c.reused;
     c.reset_expired();
     c.arm(until(deadline, req.timeouts.first_byte_ms));
-    auto [wec, wn] =
-        co_await c.visit([&](auto& s) { return net::async_write(s, out_bufs, use_tuple); });
+    boost::system::error_code wec;
+    if (auto* plain = c.plain()) {
+      wec = co_await write_now(*plain, out_bufs);
+    } else {
+      auto [tec, tn] =
+          co_await c.visit([&](auto& s) { return net::async_write(s, out_bufs, use_tuple); });
+      wec = tec;
+    }
     if (!wec) {
       auto& parser = c.new_parser();
       parser.body_limit(boost::none);

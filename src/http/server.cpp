@@ -56,13 +56,19 @@ class Session : public Deadline {
 
   Session(Server& server, Server::Worker& worker, tcp::socket socket,
           std::shared_ptr<net::cancellation_signal> cancel)
-      : server_(server), worker_(worker), stream_(std::move(socket)), cancel_(std::move(cancel)) {
+      : server_(server),
+        worker_(worker),
+        stream_(std::move(socket)),
+        cancel_(std::move(cancel)),
+        watch_later_(*this) {
     buffer_.reserve(8192);  // Beast reads at most the spare capacity (512 bytes when empty)
     worker_.sessions.insert(this);
     worker_.sweeper->add(this);
+    worker_.sweeper->add(&watch_later_);
   }
   ~Session() override {
     if (watch_) watch_->done = true;
+    worker_.sweeper->remove(&watch_later_);
     worker_.sweeper->remove(this);
     worker_.sessions.erase(this);
   }
@@ -100,6 +106,13 @@ class Session : public Deadline {
   beast::flat_buffer buffer_;
   std::shared_ptr<net::cancellation_signal> cancel_;  // bound to this session's coroutine
   std::shared_ptr<Watch> watch_;
+  // The watch starts at the sweeper's next tick (at most 100 ms on), not with the request: most
+  // answers come sooner, and a watch costs a receive system call and its bookkeeping.
+  struct WatchLater : Deadline {
+    explicit WatchLater(Session& s) : session(s) {}
+    void on_expired() override { session.start_watch(); }
+    Session& session;
+  } watch_later_;
   bool idle_ = false;
   bool keep_alive_ = true;
 };
@@ -178,7 +191,7 @@ Task<bool> Exchange::send(const WireHead& head, std::string body) {
   out += "\r\n\r\n";
   std::array<net::const_buffer, 2> bufs{net::buffer(out), net::buffer(body)};
   session_.arm(ms(session_.server_.options_.write_timeout_ms));
-  auto [ec, n] = co_await net::async_write(session_.stream_, bufs, use_tuple);
+  auto ec = co_await write_now(session_.stream_, bufs);
   session_.disarm();
   if (ec) broken_ = true;
   session_.keep_alive_ = !ec && keep_alive;
@@ -218,7 +231,7 @@ Task<bool> Exchange::write_out(std::string_view data, bool last) {
                                         net::buffer(kCrlf.data(), data.empty() ? 0 : kCrlf.size()),
                                         net::buffer(kLast.data(), last ? kLast.size() : 0)};
   session_.arm(ms(session_.server_.options_.write_timeout_ms));
-  auto [ec, n] = co_await net::async_write(session_.stream_, bufs, use_tuple);
+  auto ec = co_await write_now(session_.stream_, bufs);
   session_.disarm();
   pending_head_.clear();
   if (ec) broken_ = true;
@@ -254,7 +267,10 @@ Task<bool> Exchange::client_gone() {
   }
 }
 
-void Exchange::watch_client() { session_.start_watch(); }
+void Exchange::watch_client() {
+  session_.watch_later_.reset_expired();  // it fired for an earlier request on this connection
+  session_.watch_later_.arm(std::chrono::milliseconds(0));
+}
 
 bool Exchange::client_left() const { return session_.watch_ && session_.watch_->gone; }
 
@@ -415,6 +431,7 @@ Task<void> Session::run() {
     }
     server_.busy_.fetch_sub(1, std::memory_order_relaxed);
     bool left = ex.client_left();
+    watch_later_.disarm();
     stop_watch();
     watch_.reset();
     if (left) break;
@@ -478,6 +495,7 @@ Task<void> Server::accept_loop(Worker& w) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);  // write_now() writes synchronously first
     auto cancel = std::make_shared<net::cancellation_signal>();
     auto slot = cancel->slot();
     net::co_spawn(w.ioc, run_session(w, std::move(socket), std::move(cancel)),

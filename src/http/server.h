@@ -74,8 +74,9 @@ class Exchange {
   Task<bool> client_gone();
   // From now until the handler returns, a client that closes its connection cancels the
   // handler's coroutine: the operation it awaits (an upstream read, a connect, a timer) fails
-  // at once with operation_aborted, and client_left() turns true. One watch per exchange,
-  // however long a stream lasts.
+  // with operation_aborted, and client_left() turns true. The watch begins at the worker's
+  // next sweep (within 100 ms: most answers are done by then and never pay for it); one
+  // watch per exchange, however long a stream lasts.
   void watch_client();
   bool client_left() const;
 

@@ -167,6 +167,63 @@ describe('client disconnect cancels the upstream request', () => {
   });
 });
 
+// The watch for a leaving client starts at the worker's next sweep, and is re-armed for every
+// request on a connection: the second request's abort must cancel as promptly as the first's.
+describe('client disconnect on a reused keep-alive connection', () => {
+  test('after a slow answer on the same connection, an aborted request still cancels its upstream call', async () => {
+    const mock = await startMock([]);
+    const gw = await startGateway(`server:
+  listen: "127.0.0.1:0"
+providers:
+  - {name: cloud, type: openai, base_url: "${mock.baseURL}"}
+models:
+  - {name: slow, deployments: [{provider: cloud, model: "m@mock:first-byte-ms=300"}]}
+  - {name: hang, deployments: [{provider: cloud, model: "m@mock:hang=1"}]}
+`);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (model, id) => {
+      const req = http.request(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'x-request-id': id },
+      });
+      req.end(JSON.stringify({ model, messages: MSG }));
+      return req;
+    };
+    try {
+      const first = await new Promise((resolve, reject) => {
+        post('slow', 'it-keepalive-1')
+          .on('response', (res) => {
+            const port = res.socket.localPort;
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode, port, body }));
+          })
+          .on('error', reject);
+      });
+      assert.equal(first.status, 200, first.body);
+      const second = post('hang', 'it-keepalive-2');
+      second.on('error', () => {});
+      const port = await new Promise((resolve) => second.on('socket', (s) => resolve(s.localPort)));
+      assert.equal(port, first.port, 'the second request did not reuse the connection');
+      const parked = await eventually(async () => (await mock.stats()).chat >= 2, 3000);
+      assert.ok(parked, 'the second request never reached the upstream');
+      second.destroy();
+      const stats = await eventually(async () => {
+        const s = await mock.stats();
+        return s.cancelled >= 1 && s;
+      }, 1000);
+      assert.ok(stats, `mock never saw the cancel within 1 s: ${JSON.stringify(await mock.stats())}`);
+      const line = await eventually(() => logLines(gw).find((l) => l.request_id === 'it-keepalive-2'), 2000);
+      assert.ok(line, `no access log line:\n${gw.out.stdout}`);
+      assert.equal(line.status, 499);
+    } finally {
+      agent.destroy();
+      await Promise.all([gw.stop(), mock.stop()]);
+    }
+  });
+});
+
 // ---- SIGTERM ----
 
 describe('SIGTERM', () => {
