@@ -70,21 +70,19 @@ void AccessLog::run_flusher() {
   }
 }
 
+// Each shard's lines are written from the buffer they were formatted into: the worker gets
+// back last round's emptied buffer (its capacity kept), so nothing is copied or regrown.
 void AccessLog::flush() {
   if (fd_ < 0) return;
-  std::string out;
-  {
-    std::lock_guard lock(shards_mutex_);
-    for (auto& s : shards_) {
-      std::string taken;
-      {
-        std::lock_guard sl(s->mutex_);
-        taken.swap(s->pending_);
-      }
-      out += taken;
+  std::lock_guard lock(shards_mutex_);
+  for (auto& s : shards_) {
+    {
+      std::lock_guard sl(s->mutex_);
+      s->pending_.swap(s->spare_);
     }
+    if (!s->spare_.empty()) write_all(fd_, s->spare_);
+    s->spare_.clear();
   }
-  if (!out.empty()) write_all(fd_, out);
 }
 
 void AccessLog::Shard::write(const AccessRecord& r) {

@@ -4,6 +4,7 @@
 // system call or wakes another thread for logging.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -41,8 +42,9 @@ struct AccessRecord {
   double ttfb_ms = -1;  // -1: no byte was sent
   std::optional<api::Usage> usage;
   std::string error;  // kind and message of the last failure, if any
-  // Every attempt, logged when there was more than one (retries, fail-overs, hedges).
-  std::vector<AttemptRecord> tries;
+  // Every attempt, logged when there was more than one (retries, fail-overs, hedges); inline
+  // for the usual one or two.
+  boost::container::small_vector<AttemptRecord, 2> tries;
 
   // Governance (when on): who asked, what it cost.
   std::string ledger_id;  // the gateway's own id (a client's x-request-id may repeat)
@@ -70,6 +72,7 @@ class AccessLog {
     friend class AccessLog;
     std::mutex mutex_;
     std::string pending_;
+    std::string spare_;  // the flusher's; swapped with pending_
     std::size_t dropped_ = 0;
   };
 

@@ -371,8 +371,8 @@ class WorkerHandler {
 
   // The pools an alias routes over (itself, then its fallbacks), with this worker's memory.
   void route_of(const Alias& alias, const std::vector<const Alias*>& extra,
-                std::vector<const Alias*>& aliases, std::vector<const routing::Pool*>& pools,
-                std::vector<routing::LocalState*>& locals) {
+                routing::Few<const Alias*>& aliases, routing::Few<const routing::Pool*>& pools,
+                routing::Few<routing::LocalState*>& locals) {
     aliases.clear();
     pools.clear();
     locals.clear();
@@ -388,7 +388,7 @@ class WorkerHandler {
   // One attempt at `t` (hedged when the alias says so): its outcome.
   Task<Outcome> try_target(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
                            const Alias& head, routing::Plan& plan,
-                           const std::vector<const Alias*>& aliases, AccessRecord& rec,
+                           const routing::Few<const Alias*>& aliases, AccessRecord& rec,
                            Clock::time_point t0, Error& failure,
                            std::optional<Attempt>& last_answer);
   // The upstream request for `t`; nullopt when this deployment cannot take it (`failure` set)
@@ -965,9 +965,9 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
   Error failure = Error::make(ErrorKind::unavailable, "model `" + model + "` has no deployments");
   std::optional<Attempt> last_answer;  // the last failed pass-through answer, relayed if final
   const Target* last_target = nullptr;
-  std::vector<const Alias*> aliases;
-  std::vector<const routing::Pool*> pools;
-  std::vector<routing::LocalState*> locals;
+  routing::Few<const Alias*> aliases;
+  routing::Few<const routing::Pool*> pools;
+  routing::Few<routing::LocalState*> locals;
   route_of(*alias, alias->fallbacks, aliases, pools, locals);
   routing::Plan plan(pools, locals, rng_);
   in.escalate = !alias->context_fallbacks.empty();
@@ -1104,8 +1104,8 @@ Task<void> WorkerHandler::run_leg(WorkerHandler* self, std::shared_ptr<Race> rac
 
 Task<Outcome> WorkerHandler::try_target(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
                                         const Alias& head, routing::Plan& plan,
-                                        const std::vector<const Alias*>& aliases, AccessRecord& rec,
-                                        Clock::time_point t0, Error& failure,
+                                        const routing::Few<const Alias*>& aliases,
+                                        AccessRecord& rec, Clock::time_point t0, Error& failure,
                                         std::optional<Attempt>& last_answer) {
   start_attempt(t, rec);
   if (!t.adapter) {

@@ -22,7 +22,7 @@ int backoff_ms(int round, const config::RetryPolicy& policy, Rng& rng) {
   return static_cast<int>(rng.below(static_cast<std::uint64_t>(cap) + 1));
 }
 
-Plan::Plan(std::vector<const Pool*> pools, std::vector<LocalState*> local, Rng& rng) : rng_(rng) {
+Plan::Plan(Few<const Pool*> pools, Few<LocalState*> local, Rng& rng) : rng_(rng) {
   const auto& first = *pools.front();
   if (first.retry.attempts > 0) {
     max_attempts_ = first.retry.attempts;
@@ -34,7 +34,7 @@ Plan::Plan(std::vector<const Pool*> pools, std::vector<LocalState*> local, Rng& 
   switch_to(std::move(pools), std::move(local));
 }
 
-void Plan::switch_to(std::vector<const Pool*> pools, std::vector<LocalState*> local) {
+void Plan::switch_to(Few<const Pool*> pools, Few<LocalState*> local) {
   pools_ = std::move(pools);
   local_ = std::move(local);
   tried_.assign(pools_.size(), 0);

@@ -3,6 +3,7 @@
 // mapped (error kind, retryable, Retry-After); it knows no provider format.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -34,6 +35,10 @@ class RetryBudget {
 // (n >= 1): uniform in [0, min(max, base × 2^(n-1))].
 int backoff_ms(int round, const config::RetryPolicy& policy, Rng& rng);
 
+// An alias and its fallbacks: a handful, kept inline so a request's route allocates nothing.
+template <class T>
+using Few = boost::container::small_vector<T, 4>;
+
 // One alias as the router sees it; built with the snapshot, immutable.
 struct Pool {
   std::vector<Member> members;
@@ -47,7 +52,7 @@ class Plan {
  public:
   // `pools`: the alias then its fallbacks, in order; `local`: the worker's state for each pool
   // (same order). max_attempts 0 = every member once, at least 2.
-  Plan(std::vector<const Pool*> pools, std::vector<LocalState*> local, Rng& rng);
+  Plan(Few<const Pool*> pools, Few<LocalState*> local, Rng& rng);
 
   struct Pick {
     std::size_t pool = 0;
@@ -59,7 +64,7 @@ class Plan {
   std::optional<Pick> next(std::int64_t now_ms);
 
   // Context window exceeded: continue with these pools instead (the attempt count carries on).
-  void switch_to(std::vector<const Pool*> pools, std::vector<LocalState*> local);
+  void switch_to(Few<const Pool*> pools, Few<LocalState*> local);
 
   // Why next() gave up, for the error the client gets.
   enum class Stop { none, exhausted, attempts, budget, unavailable };
@@ -74,11 +79,11 @@ class Plan {
   std::optional<Pick> search(std::int64_t now_ms, Mask last_excluded);
   void note_unavailable(std::int64_t now_ms);
 
-  std::vector<const Pool*> pools_;
-  std::vector<LocalState*> local_;
+  Few<const Pool*> pools_;
+  Few<LocalState*> local_;
   Rng& rng_;
-  std::vector<Mask> tried_;    // per pool, this round
-  std::vector<Mask> refused_;  // per pool: breaker open or cooling down
+  Few<Mask> tried_;    // per pool, this round
+  Few<Mask> refused_;  // per pool: breaker open or cooling down
   std::size_t cur_ = 0;
   int max_attempts_ = 2;
   int attempts_ = 0;
