@@ -488,6 +488,61 @@ std::optional<Usage> usage_of_text(std::string_view text) {
   return usage_of(v);
 }
 
+EventTraits scan_event(std::string_view data) {
+  EventTraits t;
+  auto rest_after = [&](std::size_t at, std::string_view key) -> std::string_view {
+    if (data.compare(at, key.size(), key) != 0) return {};
+    auto r = data.substr(at + key.size());
+    while (!r.empty() && (r.front() == ' ' || r.front() == '\t')) r.remove_prefix(1);
+    return r;
+  };
+  // `"key":` then a value that is a non-empty string.
+  auto text_value = [&](std::size_t at, std::string_view key) {
+    auto r = rest_after(at, key);
+    if (r.empty() || r.front() != ':') return false;
+    r.remove_prefix(1);
+    while (!r.empty() && (r.front() == ' ' || r.front() == '\t')) r.remove_prefix(1);
+    return r.size() >= 2 && r[0] == '"' && r[1] != '"';
+  };
+  const char* p = data.data();
+  const char* end = p + data.size();
+  while (p < end && !(t.content && t.usage)) {
+    const void* q = std::memchr(p, '"', static_cast<std::size_t>(end - p));
+    if (!q) break;
+    auto at = static_cast<std::size_t>(static_cast<const char*>(q) - data.data()) + 1;
+    p = static_cast<const char*>(q) + 1;
+    if (at >= data.size()) break;
+    switch (data[at]) {
+      case 'c':
+        if (text_value(at, "content\"")) t.content = true;
+        break;
+      case 't': {
+        auto r = rest_after(at, "tool_calls\"");  // a key (a finish_reason value is not)
+        if (!r.empty() && r.front() == ':') t.content = true;
+        break;
+      }
+      case 'r':
+        if (text_value(at, "reasoning_content\"") || text_value(at, "reasoning\"") ||
+            text_value(at, "refusal\"")) {
+          t.content = true;
+        }
+        break;
+      case 'u': {
+        auto r = rest_after(at, "usage\"");
+        if (!r.empty() && r.front() == ':') {
+          r.remove_prefix(1);
+          while (!r.empty() && (r.front() == ' ' || r.front() == '\t')) r.remove_prefix(1);
+          if (!r.empty() && r.front() == '{') t.usage = true;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return t;
+}
+
 bool is_usage_only_chunk(const json::value& v) {
   if (!v.is_object()) return false;
   auto* c = v.as_object().if_contains("choices");

@@ -60,10 +60,16 @@ std::optional<Usage> usage_of(const boost::json::value& v);
 // The same from raw JSON text, parsing only the `usage` object when it can be found (it is the
 // last member in OpenAI's answers), else the whole text.
 std::optional<Usage> usage_of_text(std::string_view json_text);
-// Cheap pre-check before parsing a chunk: only chunks that mention usage are parsed.
-inline bool mentions_usage(std::string_view data) {
-  return data.find("\"usage\"") != std::string_view::npos;
-}
+// What a pass-through stream event carries, from one scan of its text (no parse; it runs on
+// every event). `content`: a delta with text, tool calls, reasoning or a refusal (the stream
+// may start; the event is billed if the stream is cut). `usage`: a "usage" key whose value is
+// an object (then the event is parsed; OpenAI's per-chunk "usage":null is not). It may say yes
+// for an event that only quotes such text in a string, never no for one that has it.
+struct EventTraits {
+  bool content = false;
+  bool usage = false;
+};
+EventTraits scan_event(std::string_view data);
 
 // A usage-only stream chunk (OpenAI sends it last, with `choices: []`).
 bool is_usage_only_chunk(const boost::json::value& v);

@@ -281,19 +281,6 @@ std::uint64_t seed_for(int worker) {
 
 // Does the SSE event carry model output (not just a role, an empty delta or usage)? The first
 // such event ends the time-to-first-token clock.
-bool has_content(std::string_view data) {
-  for (std::string_view key :
-       {std::string_view(R"("content":")"), std::string_view(R"("tool_calls")"),
-        std::string_view(R"("reasoning)"), std::string_view(R"("refusal":")")}) {
-    auto at = data.find(key);
-    if (at == std::string_view::npos) continue;
-    if (key.back() != '"') return true;
-    auto next = at + key.size();
-    if (next < data.size() && data[next] != '"') return true;
-  }
-  return false;
-}
-
 bool chunk_has_content(const api::ChatChunk& c) {
   return !c.content.empty() || !c.tool_calls.empty() || !c.reasoning.empty() || !c.refusal.empty();
 }
@@ -1441,9 +1428,10 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
     reader.feed(*piece, events);
     a.first_piece.reset();
     for (auto& e : events) {
+      auto traits = api::scan_event(e.data);
       if (e.data == "[DONE]") {
         saw_done = true;
-      } else if (api::mentions_usage(e.data)) {
+      } else if (traits.usage) {
         boost::system::error_code ec;
         auto v = json::parse(e.data, ec);
         if (!ec) {
@@ -1453,7 +1441,7 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
       } else if (azure && e.data.find("\"choices\":[]") != std::string::npos) {
         continue;  // Azure's prompt_filter_results chunk: clients that read choices[0] choke on it
       }
-      if (has_content(e.data)) {
+      if (traits.content) {
         if (!content) {
           content = true;
           disarm_first_token(up, t);

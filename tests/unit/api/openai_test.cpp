@@ -363,14 +363,6 @@ TEST(UsageOf, AbsentOrMalformed_IsNullopt) {
   EXPECT_FALSE(usage_of(json::parse(R"([{"usage":{}}])")).has_value());
 }
 
-// A cheap pre-check: it may say yes for a chunk that only quotes the word, never no for a
-// chunk that has the key.
-TEST(MentionsUsage, TrueWhenUsageKeyAppears_FalseForPlainContentChunk) {
-  EXPECT_TRUE(mentions_usage(R"({"choices":[],"usage":{"prompt_tokens":1}})"));
-  EXPECT_TRUE(mentions_usage(R"({"choices":[],"usage":null})"));
-  EXPECT_FALSE(mentions_usage(R"({"choices":[{"delta":{"content":"total usage: 3"}}]})"));
-}
-
 std::vector<std::string> data_payloads(const std::string& path) {
   std::ifstream in(path);
   std::vector<std::string> out;
@@ -379,6 +371,65 @@ std::vector<std::string> data_payloads(const std::string& path) {
     if (line.starts_with("data: ")) out.push_back(line.substr(6));
   }
   return out;
+}
+
+// One scan per pass-through stream event: what it carries, without parsing it.
+TEST(ScanEvent, UsageOnlyWhenItsValueIsAnObject) {
+  EXPECT_TRUE(scan_event(R"({"choices":[],"usage":{"prompt_tokens":1}})").usage);
+  EXPECT_TRUE(scan_event(R"({"choices":[], "usage" : {"prompt_tokens":1}})").usage);
+  EXPECT_FALSE(scan_event(R"({"choices":[{"delta":{"content":"x"}}],"usage":null})").usage);
+  EXPECT_FALSE(scan_event(R"({"choices":[{"delta":{"content":"total usage: 3"}}]})").usage);
+}
+
+TEST(ScanEvent, ContentToolCallsReasoningAndRefusalCount_EmptyTextDoesNot) {
+  EXPECT_TRUE(scan_event(R"({"choices":[{"delta":{"content":"Hi"}}]})").content);
+  EXPECT_TRUE(scan_event(R"({"choices":[{"delta":{"content": "Hi"}}]})").content);
+  EXPECT_TRUE(scan_event(R"({"choices":[{"delta":{"tool_calls":[{"index":0}]}}]})").content);
+  EXPECT_TRUE(scan_event(R"({"choices":[{"delta":{"reasoning_content":"hmm"}}]})").content);
+  EXPECT_TRUE(scan_event(R"({"choices":[{"delta":{"reasoning":"hmm"}}]})").content);
+  EXPECT_TRUE(scan_event(R"({"choices":[{"delta":{"refusal":"no"}}]})").content);
+  // Look-alikes: a finish reason, usage details.
+  EXPECT_FALSE(scan_event(R"({"choices":[{"delta":{},"finish_reason":"tool_calls"}]})").content);
+  EXPECT_FALSE(
+      scan_event(R"({"choices":[],"usage":{"completion_tokens_details":{"reasoning_tokens":0}}})")
+          .content);
+  EXPECT_FALSE(scan_event(R"({"choices":[{"delta":{"role":"assistant","content":""}}]})").content);
+  EXPECT_FALSE(scan_event(R"({"choices":[{"delta":{"refusal":null}}]})").content);
+  EXPECT_FALSE(scan_event(R"({"choices":[{"delta":{},"finish_reason":"stop"}]})").content);
+  EXPECT_FALSE(scan_event(R"({"choices":[],"usage":{"prompt_tokens":1}})").content);
+  EXPECT_FALSE(scan_event("").content);
+  EXPECT_FALSE(scan_event("\"").content);
+  EXPECT_FALSE(scan_event(R"("content")").content);  // cut short: no value
+}
+
+// Every event of the recorded OpenAI streams: the scan agrees with a parse.
+TEST(ScanEvent, AgreesWithAParseOnRecordedStreams) {
+  int checked = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(STRATUS_TEST_DATA) + "/openai")) {
+    if (entry.path().extension() != ".sse") continue;
+    for (const auto& data : data_payloads(entry.path().string())) {
+      if (data == "[DONE]") continue;
+      auto v = json::parse(data);
+      bool usage = v.as_object().contains("usage") && v.at("usage").is_object();
+      bool content = false;
+      if (auto* choices = v.as_object().if_contains("choices");
+          choices && !choices->as_array().empty()) {
+        const auto& d = choices->as_array()[0].at("delta").as_object();
+        auto text = [&](std::string_view k) {
+          auto* x = d.if_contains(k);
+          return x && x->is_string() && !x->as_string().empty();
+        };
+        content = text("content") || text("refusal") || d.contains("tool_calls") ||
+                  d.contains("reasoning_content") || d.contains("reasoning");
+      }
+      auto t = scan_event(data);
+      EXPECT_EQ(t.usage, usage) << data;
+      EXPECT_EQ(t.content, content) << data;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 20);
 }
 
 std::string fixture(std::string_view name) {
