@@ -488,56 +488,76 @@ std::optional<Usage> usage_of_text(std::string_view text) {
   return usage_of(v);
 }
 
+namespace {
+void skip_blanks(std::string_view& r) {
+  while (!r.empty() && (r.front() == ' ' || r.front() == '\t')) r.remove_prefix(1);
+}
+// What follows `key` at `at` (blanks skipped); empty when `key` is not there.
+std::string_view after_key(std::string_view data, std::size_t at, std::string_view key) {
+  if (data.compare(at, key.size(), key) != 0) return {};
+  auto r = data.substr(at + key.size());
+  skip_blanks(r);
+  return r;
+}
+// `key` at `at`, then a colon and a value that is a non-empty string.
+bool text_value(std::string_view data, std::size_t at, std::string_view key) {
+  auto r = after_key(data, at, key);
+  if (r.empty() || r.front() != ':') return false;
+  r.remove_prefix(1);
+  skip_blanks(r);
+  return r.size() >= 2 && r[0] == '"' && r[1] != '"';
+}
+}  // namespace
+
 EventTraits scan_event(std::string_view data) {
   EventTraits t;
-  auto rest_after = [&](std::size_t at, std::string_view key) -> std::string_view {
-    if (data.compare(at, key.size(), key) != 0) return {};
-    auto r = data.substr(at + key.size());
-    while (!r.empty() && (r.front() == ' ' || r.front() == '\t')) r.remove_prefix(1);
-    return r;
-  };
-  // `"key":` then a value that is a non-empty string.
-  auto text_value = [&](std::size_t at, std::string_view key) {
-    auto r = rest_after(at, key);
-    if (r.empty() || r.front() != ':') return false;
+  // Usage: OpenAI puts it last, so the last "usage" key is looked for from the end.
+  for (std::size_t end = data.size(); end > 0;) {
+    const void* u = ::memrchr(data.data(), 'u', end);
+    if (!u) break;
+    auto at = static_cast<std::size_t>(static_cast<const char*>(u) - data.data());
+    end = at;
+    if (at == 0 || data[at - 1] != '"') continue;
+    auto r = after_key(data, at, "usage\"");
+    if (r.empty() || r.front() != ':') continue;
     r.remove_prefix(1);
-    while (!r.empty() && (r.front() == ' ' || r.front() == '\t')) r.remove_prefix(1);
-    return r.size() >= 2 && r[0] == '"' && r[1] != '"';
-  };
-  const char* p = data.data();
-  const char* end = p + data.size();
-  while (p < end && !(t.content && t.usage)) {
+    skip_blanks(r);
+    t.usage = !r.empty() && r.front() == '{';
+    break;
+  }
+  // Content: in the delta, so the scan starts there when there is one; then key by key.
+  std::size_t from = 0;
+  if (const void* d = ::memmem(data.data(), data.size(), "\"delta\"", 7)) {
+    from = static_cast<std::size_t>(static_cast<const char*>(d) - data.data()) + 7;
+  }
+  const char* p = data.data() + from;
+  const char* end = data.data() + data.size();
+  while (p < end) {
     const void* q = std::memchr(p, '"', static_cast<std::size_t>(end - p));
     if (!q) break;
     auto at = static_cast<std::size_t>(static_cast<const char*>(q) - data.data()) + 1;
     p = static_cast<const char*>(q) + 1;
     if (at >= data.size()) break;
+    bool hit = false;
     switch (data[at]) {
       case 'c':
-        if (text_value(at, "content\"")) t.content = true;
+        hit = text_value(data, at, "content\"");
         break;
       case 't': {
-        auto r = rest_after(at, "tool_calls\"");  // a key (a finish_reason value is not)
-        if (!r.empty() && r.front() == ':') t.content = true;
+        auto r = after_key(data, at, "tool_calls\"");  // a key (a finish_reason value is not)
+        hit = !r.empty() && r.front() == ':';
         break;
       }
       case 'r':
-        if (text_value(at, "reasoning_content\"") || text_value(at, "reasoning\"") ||
-            text_value(at, "refusal\"")) {
-          t.content = true;
-        }
+        hit = text_value(data, at, "reasoning_content\"") || text_value(data, at, "reasoning\"") ||
+              text_value(data, at, "refusal\"");
         break;
-      case 'u': {
-        auto r = rest_after(at, "usage\"");
-        if (!r.empty() && r.front() == ':') {
-          r.remove_prefix(1);
-          while (!r.empty() && (r.front() == ' ' || r.front() == '\t')) r.remove_prefix(1);
-          if (!r.empty() && r.front() == '{') t.usage = true;
-        }
-        break;
-      }
       default:
         break;
+    }
+    if (hit) {
+      t.content = true;
+      break;
     }
   }
   return t;
