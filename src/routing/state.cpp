@@ -1,6 +1,7 @@
 // The lock-free deployment state: outcome window, circuit breaker, cooldown, latency EWMA.
 #include "routing/state.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace stratus::routing {
@@ -122,6 +123,14 @@ void DeploymentState::on_failure(std::int64_t now_ms, const config::BreakerPolic
     return;
   }
   window_.add(now_ms, true);
+  // For the latency strategy a failure is a slow sample (peak EWMA takes it at once): a
+  // deployment that fails fast must not look like the fastest one and draw the traffic.
+  const double old = ewma_ms_.load(mo);
+  const double penalty = std::max(2 * old, kFailurePenaltyMs);
+  if (penalty > old) {
+    ewma_ms_.store(penalty, mo);
+    ewma_at_ms_.store(now_ms, mo);
+  }
   const int consecutive = consecutive_.fetch_add(1, mo) + 1;
   const int s = state_.load(mo);
   if (s == static_cast<int>(BreakerState::half_open)) {

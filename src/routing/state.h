@@ -75,6 +75,7 @@ class DeploymentState {
 
   // Time constant of the latency EWMA.
   static constexpr double kDecayMs = 10000;
+  static constexpr double kFailurePenaltyMs = 1000;  // a failure, as a time-to-first-byte sample
 
  private:
   static constexpr auto mo = std::memory_order_relaxed;

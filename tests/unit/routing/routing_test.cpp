@@ -206,6 +206,21 @@ TEST(Balancer, LatencyPrefersTheFastDeployment) {
   EXPECT_LT(c[1], c[2]);
 }
 
+// A deployment that fails fast (a reset, an empty answer) must not look like the fastest: a
+// failure is a slow sample. Below its breaker's threshold it still gets little traffic.
+TEST(Balancer, LatencyAvoidsADeploymentThatFailsFast) {
+  Fixture f(3, config::Strategy::latency);
+  f.states[1]->on_success(0, 20);
+  f.states[2]->on_success(0, 30);
+  f.states[0]->on_failure(0, f.pool.breaker, true, 0, "reset");  // never answered: EWMA was 0
+  EXPECT_GE(f.states[0]->ewma_ms(), DeploymentState::kFailurePenaltyMs);
+  auto c = f.counts(3000);
+  EXPECT_EQ(c.count(0), 0U);
+  // Once it answers fast again the penalty decays away.
+  f.states[0]->on_success(120000, 5);
+  EXPECT_LT(f.states[0]->ewma_ms(), 10);
+}
+
 TEST(Balancer, CostTakesTheCheapestPricedFirst) {
   Fixture f(3, config::Strategy::cost);
   f.pool.members[0].price = 12.5;
