@@ -107,6 +107,12 @@ struct SaxBase {
   bool on_number_part(std::string_view, error_code&) { return true; }
   bool on_comment_part(std::string_view, error_code&) { return true; }
   bool on_comment(std::string_view, error_code&) { return true; }
+  bool on_key_part(std::string_view, std::size_t, error_code&) { return true; }
+  bool on_array_end(std::size_t, error_code&) {
+    --depth;
+    return true;
+  }
+  int depth = 0;  // containers open around the next event
 };
 
 // One pass over a chat request: checks what parse_chat_request checks and finds what the
@@ -116,7 +122,6 @@ struct ChatScan : SaxBase {
   const char* base = nullptr;  // the text being parsed, to locate the model's literal
   std::size_t size = 0;
   bool ok = true;
-  int depth = 0;  // containers open around the next event
   Top top = Top::other;
   bool seen_model = false, seen_messages = false, seen_stream = false, seen_options = false;
   std::string_view model;
@@ -163,11 +168,6 @@ struct ChatScan : SaxBase {
     ++depth;
     return true;
   }
-  bool on_array_end(std::size_t, error_code&) {
-    --depth;
-    return true;
-  }
-  bool on_key_part(std::string_view, std::size_t, error_code&) { return true; }
   bool on_key(std::string_view k, std::size_t n, error_code&) {
     if (n != k.size()) {  // a key with escapes: let the tree read it
       if (depth <= 3) ok = false;
@@ -369,7 +369,6 @@ namespace {
 // Reads OpenAI's usage object without building a tree (it is parsed on every answer).
 struct UsageScan : SaxBase {
   enum class Field { none, prompt, completion, total, details, cached };
-  int depth = 0;
   Field field = Field::none;
   bool in_details = false;
   bool is_object = false;
@@ -391,11 +390,6 @@ struct UsageScan : SaxBase {
     ++depth;
     return true;
   }
-  bool on_array_end(std::size_t, error_code&) {
-    --depth;
-    return true;
-  }
-  bool on_key_part(std::string_view, std::size_t, error_code&) { return true; }
   bool on_key(std::string_view k, std::size_t n, error_code&) {
     field = Field::none;
     if (n != k.size()) return true;
@@ -449,45 +443,6 @@ struct UsageScan : SaxBase {
 
 }  // namespace
 
-std::optional<Usage> usage_of_text(std::string_view text) {
-  static constexpr std::string_view kKey = "\"usage\"";
-  // The last "usage" key, found from the end by its 'u' (memrchr) rather than a naive rfind.
-  std::size_t pos = std::string_view::npos;
-  for (std::size_t end = text.size(); end > 0;) {
-    const void* u = ::memrchr(text.data(), 'u', end);
-    if (!u) break;
-    std::size_t at = static_cast<std::size_t>(static_cast<const char*>(u) - text.data());
-    if (at >= 1 && text.substr(at - 1, kKey.size()) == kKey) {
-      pos = at - 1;
-      break;
-    }
-    end = at;
-  }
-  if (pos == std::string_view::npos) return std::nullopt;
-  // Inside a JSON string the quotes would be escaped, so an unescaped "usage" is a key.
-  if (pos == 0 || text[pos - 1] != '\\') {
-    auto rest = text.substr(pos + kKey.size());
-    auto colon = rest.find_first_not_of(" \t\r\n");
-    if (colon != std::string_view::npos && rest[colon] == ':') {
-      json::parse_options opts;
-      opts.max_depth = kMaxDepth;
-      json::basic_parser<UsageScan> p(opts);
-      boost::system::error_code ec;
-      auto value = rest.substr(colon + 1);
-      p.write_some(true, value.data(), value.size(), ec);  // stops after one complete value
-      if (!ec && p.done() && p.handler().is_object) {
-        Usage u = p.handler().u;
-        if (u.total_tokens == 0) u.total_tokens = u.prompt_tokens + u.completion_tokens;
-        return u;
-      }
-    }
-  }
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec);
-  if (ec) return std::nullopt;
-  return usage_of(v);
-}
-
 namespace {
 void skip_blanks(std::string_view& r) {
   while (!r.empty() && (r.front() == ' ' || r.front() == '\t')) r.remove_prefix(1);
@@ -507,24 +462,49 @@ bool text_value(std::string_view data, std::size_t at, std::string_view key) {
   skip_blanks(r);
   return r.size() >= 2 && r[0] == '"' && r[1] != '"';
 }
-}  // namespace
-
-EventTraits scan_event(std::string_view data) {
-  EventTraits t;
-  // Usage: OpenAI puts it last, so the last "usage" key is looked for from the end.
+// The value of the last "usage" key (blanks skipped), found from the end by its 'u' (OpenAI
+// puts usage last); nullopt when there is none.
+std::optional<std::string_view> last_usage_value(std::string_view data) {
   for (std::size_t end = data.size(); end > 0;) {
     const void* u = ::memrchr(data.data(), 'u', end);
     if (!u) break;
     auto at = static_cast<std::size_t>(static_cast<const char*>(u) - data.data());
     end = at;
     if (at == 0 || data[at - 1] != '"') continue;
+    if (at >= 2 && data[at - 2] == '\\') continue;  // an escaped quote: inside a string
     auto r = after_key(data, at, "usage\"");
     if (r.empty() || r.front() != ':') continue;
     r.remove_prefix(1);
     skip_blanks(r);
-    t.usage = !r.empty() && r.front() == '{';
-    break;
+    return r;
   }
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<Usage> usage_of_text(std::string_view text) {
+  if (auto value = last_usage_value(text)) {
+    json::parse_options opts;
+    opts.max_depth = kMaxDepth;
+    json::basic_parser<UsageScan> p(opts);
+    boost::system::error_code ec;
+    p.write_some(true, value->data(), value->size(), ec);  // stops after one complete value
+    if (!ec && p.done() && p.handler().is_object) {
+      Usage u = p.handler().u;
+      if (u.total_tokens == 0) u.total_tokens = u.prompt_tokens + u.completion_tokens;
+      return u;
+    }
+  }
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec) return std::nullopt;
+  return usage_of(v);
+}
+
+EventTraits scan_event(std::string_view data) {
+  EventTraits t;
+  auto usage = last_usage_value(data);
+  t.usage = usage && !usage->empty() && usage->front() == '{';
   // Content: in the delta, so the scan starts there when there is one; then key by key.
   std::size_t from = 0;
   if (const void* d = ::memmem(data.data(), data.size(), "\"delta\"", 7)) {
