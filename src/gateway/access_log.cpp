@@ -108,6 +108,7 @@ void AccessLog::format_to(std::string& out, const AccessRecord& r) {
   using core::append_fixed;
   using core::append_int;
   using core::append_json_text;
+  using namespace std::string_view_literals;
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   // "YYYY-MM-DDTHH:MM:SS" changes once a second: kept per thread.
@@ -123,20 +124,20 @@ void AccessLog::format_to(std::string& out, const AccessRecord& r) {
                   tm.tm_sec);
     cached_sec = sec;
   }
-  out += R"({"time":")";
+  out += R"({"time":")"sv;
   out.append(cached, 19);
   auto milli = static_cast<int>(ms % 1000);
   out += '.';
   out += static_cast<char>('0' + milli / 100);
   out += static_cast<char>('0' + milli / 10 % 10);
   out += static_cast<char>('0' + milli % 10);
-  out += R"(Z","request_id":)";
+  out += R"(Z","request_id":)"sv;
   append_json_text(out, r.request_id);
-  out += R"(,"method":)";
+  out += R"(,"method":)"sv;
   append_json_text(out, r.method);
-  out += R"(,"path":)";
+  out += R"(,"path":)"sv;
   append_json_text(out, r.path);
-  out += R"(,"status":)";
+  out += R"(,"status":)"sv;
   append_int(out, r.status);
   auto field = [&out](std::string_view key, std::string_view value) {
     if (value.empty()) return;
@@ -147,24 +148,24 @@ void AccessLog::format_to(std::string& out, const AccessRecord& r) {
   field(R"(,"provider":)", r.provider);
   field(R"(,"deployment":)", r.deployment);
   if (r.attempts > 0) {
-    out += R"(,"attempts":)";
+    out += R"(,"attempts":)"sv;
     append_int(out, r.attempts);
   }
-  out += r.stream ? R"(,"stream":true,"latency_ms":)" : R"(,"stream":false,"latency_ms":)";
+  out += r.stream ? R"(,"stream":true,"latency_ms":)"sv : R"(,"stream":false,"latency_ms":)"sv;
   append_fixed(out, r.latency_ms, 3);
   if (r.ttfb_ms >= 0) {
-    out += R"(,"ttfb_ms":)";
+    out += R"(,"ttfb_ms":)"sv;
     append_fixed(out, r.ttfb_ms, 3);
   }
   if (r.usage) {
-    out += R"(,"prompt_tokens":)";
+    out += R"(,"prompt_tokens":)"sv;
     append_int(out, r.usage->prompt_tokens);
-    out += R"(,"completion_tokens":)";
+    out += R"(,"completion_tokens":)"sv;
     append_int(out, r.usage->completion_tokens);
-    out += R"(,"total_tokens":)";
+    out += R"(,"total_tokens":)"sv;
     append_int(out, r.usage->total_tokens);
     if (r.usage->cached_tokens) {
-      out += R"(,"cached_tokens":)";
+      out += R"(,"cached_tokens":)"sv;
       append_int(out, r.usage->cached_tokens);
     }
   }
@@ -172,20 +173,20 @@ void AccessLog::format_to(std::string& out, const AccessRecord& r) {
   field(R"(,"team":)", r.team);
   field(R"(,"task_id":)", r.task_id);
   if (r.cost_usd >= 0) {
-    out += R"(,"cost_usd":)";
+    out += R"(,"cost_usd":)"sv;
     append_fixed(out, r.cost_usd, 8);
   }
   field(R"(,"error":)", r.error);
   if (r.tries.size() > 1) {
-    out += R"(,"tries":[)";
+    out += R"(,"tries":[)"sv;
     for (std::size_t i = 0; i < r.tries.size(); ++i) {
       const auto& t = r.tries[i];
       if (i) out += ',';
-      out += R"({"deployment":)";
+      out += R"({"deployment":)"sv;
       append_json_text(out, t.deployment);
-      out += R"(,"status":)";
+      out += R"(,"status":)"sv;
       append_int(out, t.status);
-      out += R"(,"ms":)";
+      out += R"(,"ms":)"sv;
       append_fixed(out, t.ms, 3);
       field(R"(,"error":)", t.error);
       out += '}';

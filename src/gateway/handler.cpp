@@ -9,6 +9,7 @@
 #include <chrono>
 #include <deque>
 #include <random>
+#include <type_traits>
 #include <unordered_map>
 
 #include "api/chat.h"
@@ -33,8 +34,6 @@ namespace {
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
-
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
 StringResponse error_response(const Error& e) {
   auto res =
@@ -142,14 +141,14 @@ struct AdminWait {
   AdminReply reply;
 };
 
-std::string_view presented_key(const StringRequest& req) {
-  auto auth = sv(req[bhttp::field::authorization]);
+std::string_view presented_key(const http::Request& req) {
+  auto auth = req[bhttp::field::authorization];
   if (auth.size() > 7 && (auth.starts_with("Bearer ") || auth.starts_with("bearer "))) {
     auth.remove_prefix(7);
     while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
     return auth;
   }
-  return sv(req["x-api-key"]);
+  return req["x-api-key"];
 }
 
 bool same_secret(std::string_view a, std::string_view b) {
@@ -159,8 +158,8 @@ bool same_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-std::optional<double> header_number(const StringRequest& req, std::string_view name) {
-  auto v = sv(req[beast::string_view(name.data(), name.size())]);
+std::optional<double> header_number(const http::Request& req, std::string_view name) {
+  auto v = req[name];
   if (v.empty()) return std::nullopt;
   double d = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
@@ -326,7 +325,7 @@ class WorkerHandler {
     return snap_;
   }
 
-  std::string request_id(const StringRequest& req) {
+  std::string request_id(const http::Request& req) {
     auto given = req["x-request-id"];
     if (!given.empty() && given.size() <= 200) return std::string(given);
     return id_prefix_ + std::to_string(++seq_);
@@ -466,8 +465,12 @@ class WorkerHandler {
     rec.price = &t.price;
     add_governance_headers(h, rec);
     h.set("x-request-id", rec.request_id);
-    h.set("x-stratus-provider", t.provider);
-    h.set("x-stratus-deployment", t.id);
+    if constexpr (std::is_same_v<Head, http::WireHead>) {
+      h.append_lines(t.route_lines);
+    } else {
+      h.set("x-stratus-provider", t.provider);
+      h.set("x-stratus-deployment", t.id);
+    }
     char attempts[16];
     auto [end, ec] = std::to_chars(attempts, attempts + sizeof attempts, rec.attempts);
     h.set("x-stratus-attempts",
@@ -532,7 +535,7 @@ class WorkerHandler {
 Task<void> WorkerHandler::operator()(Exchange& ex) {
   auto t0 = Clock::now();
   auto& req = ex.request();
-  auto path = sv(req.target());
+  auto path = req.target();
   if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   auto method = req.method();
 
@@ -556,7 +559,7 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
   if (gw_.governance() && !req["x-request-id"].empty()) {
     rec.ledger_id = id_prefix_ + "-l" + std::to_string(++seq_);  // a client's id may repeat
   }
-  rec.method = std::string(sv(req.method_string()));
+  rec.method = std::string(req.method_string());
   rec.path = std::string(path);
   if (path.starts_with("/admin/")) co_return co_await admin(ex, path, rec, t0);
 
@@ -619,8 +622,8 @@ Task<void> WorkerHandler::admin(Exchange& ex, std::string_view path, AccessRecor
     return AdminReply{static_cast<unsigned>(core::http_status(e.kind)), core::to_openai_json(e)};
   };
   std::string_view query;
-  if (auto q = sv(req.target()).find('?'); q != std::string_view::npos) {
-    query = sv(req.target()).substr(q + 1);
+  if (auto q = req.target().find('?'); q != std::string_view::npos) {
+    query = req.target().substr(q + 1);
   }
   auto param = [&](std::string_view name) -> std::string {
     for (std::string_view rest = query; !rest.empty();) {
@@ -806,7 +809,7 @@ std::optional<StringResponse> WorkerHandler::admit(Exchange& ex, const Snapshot&
   if (!rec.team.empty()) {
     if (auto it = snap.teams.find(rec.team); it != snap.teams.end()) team = &it->second;
   }
-  rec.task_id = std::string(sv(req["x-stratus-task-id"])).substr(0, 200);
+  rec.task_id = std::string(req["x-stratus-task-id"]).substr(0, 200);
   std::optional<long> task_calls;
   if (auto v = header_number(req, "x-stratus-task-max-calls")) task_calls = static_cast<long>(*v);
   const boost::json::value& body = ep == Endpoint::chat ? api::chat_json(in.chat) : in.emb.body;

@@ -79,6 +79,8 @@ std::shared_ptr<const Snapshot> build_snapshot(config::Config cfg, const Snapsho
       Target t;
       t.id = p->name + "/" + d.model;
       t.provider = p->name;
+      t.route_lines =
+          "x-stratus-provider: " + t.provider + "\r\nx-stratus-deployment: " + t.id + "\r\n";
       t.model = d.model;
       std::string wire = p->wire;
       if (wire.empty()) {  // a Config built in code rather than parsed

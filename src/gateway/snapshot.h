@@ -24,6 +24,8 @@ struct Target {
   std::string id;  // "provider/model", shown in x-stratus-deployment and the access log
   std::string provider;
   std::string model;
+  // "x-stratus-provider: …\r\nx-stratus-deployment: …\r\n", written once for every answer.
+  std::string route_lines;
   // The provider's wire format; nullptr when this build has no adapter for it.
   const providers::Adapter* adapter = nullptr;
   providers::Deployment deployment;  // what the adapter needs

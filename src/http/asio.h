@@ -18,20 +18,27 @@ using StringRequest = bhttp::request<bhttp::string_body>;
 using StringResponse = bhttp::response<bhttp::string_body>;
 inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-// Writes all of `buffers` to a non-blocking socket: first straight away (the usual case: the
-// kernel takes it all and nothing is queued, posted or resumed), then asynchronously for what
-// the kernel did not take. An Asio async_write that completes at once still posts its
-// completion, which costs a trip through the scheduler (and an epoll_wait) per write.
+// Writing to a non-blocking socket in two steps: first straight away, from the caller's own
+// frame (the usual case: the kernel takes it all, and nothing is queued, posted, resumed or
+// allocated), then, only for what the kernel did not take, asynchronously:
+//   auto ec = write_now(socket, buffers, n);
+//   if (!ec && n < net::buffer_size(buffers)) ec = co_await write_rest(socket, buffers, n);
+// An Asio async_write that completes at once still posts its completion, which costs a trip
+// through the scheduler (and an epoll_wait) per write.
 template <class ConstBuffers>
-Task<boost::system::error_code> write_now(tcp::socket& socket, const ConstBuffers& buffers) {
+boost::system::error_code write_now(tcp::socket& socket, const ConstBuffers& buffers,
+                                    std::size_t& written) {
   boost::system::error_code ec;
-  std::size_t total = net::buffer_size(buffers);
-  std::size_t n = socket.write_some(buffers, ec);
-  if (!ec && n == total) co_return ec;
-  if (ec && ec != net::error::would_block && ec != net::error::try_again) co_return ec;
+  written = socket.write_some(buffers, ec);
+  if (ec == net::error::would_block || ec == net::error::try_again) ec = {};
+  return ec;
+}
+template <class ConstBuffers>
+Task<boost::system::error_code> write_rest(tcp::socket& socket, const ConstBuffers& buffers,
+                                           std::size_t written) {
   beast::buffers_suffix<ConstBuffers> rest(buffers);
-  rest.consume(n);
-  auto [wec, wn] = co_await net::async_write(socket, rest, use_tuple);
-  co_return wec;
+  rest.consume(written);
+  auto [ec, n] = co_await net::async_write(socket, rest, use_tuple);
+  co_return ec;
 }
 }  // namespace stratus::http

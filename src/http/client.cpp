@@ -11,6 +11,8 @@
 #include <cstring>
 #include <variant>
 
+#include "core/json_text.h"
+#include "http/fields.h"
 #include "http/sweeper.h"
 
 namespace stratus::http {
@@ -87,35 +89,14 @@ struct Client::Pool {
   std::deque<net::steady_timer*> waiters;
 };
 
-// The fields of one upstream response: their bytes in one string and an index into it. The
-// connection keeps it, so once warm a response head costs no allocation.
-struct UpstreamFields {
-  struct Entry {
-    std::uint32_t name_at, name_len, value_at, value_len;
-  };
-  std::string text;
-  std::vector<Entry> index;
-  void clear() {
-    text.clear();
-    index.clear();
-  }
-};
-
-// An upstream response head without a field container (see UpstreamFields). The body is
+// An upstream response head without a field container (see HeadFields). The body is
 // copied into the caller's buffer, as Beast's buffer_body does.
 class UpstreamParser final : public bhttp::basic_parser<false> {
  public:
-  explicit UpstreamParser(UpstreamFields& fields) : fields_(fields) { fields_.clear(); }
+  explicit UpstreamParser(HeadFields& fields) : fields_(fields) { fields_.clear(); }
 
   unsigned status() const { return status_; }
-  std::string_view field(std::string_view name) const {
-    std::string_view text = fields_.text;
-    for (const auto& e : fields_.index) {
-      if (e.name_len == name.size() && beast::iequals(text.substr(e.name_at, e.name_len), name))
-        return text.substr(e.value_at, e.value_len);
-    }
-    return {};
-  }
+  std::string_view field(std::string_view name) const { return fields_.get(name); }
   // Where the next body bytes go; buffer_left() is what is still free of it.
   void set_buffer(char* data, std::size_t size) {
     data_ = data;
@@ -131,12 +112,7 @@ class UpstreamParser final : public bhttp::basic_parser<false> {
   }
   void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
                      boost::system::error_code&) override {
-    auto at = static_cast<std::uint32_t>(fields_.text.size());
-    fields_.text.append(name.data(), name.size());
-    fields_.text.append(value.data(), value.size());
-    auto name_len = static_cast<std::uint32_t>(name.size());
-    fields_.index.push_back(
-        {at, name_len, at + name_len, static_cast<std::uint32_t>(value.size())});
+    fields_.add({name.data(), name.size()}, {value.data(), value.size()});
   }
   void on_header_impl(boost::system::error_code&) override {}
   void on_body_init_impl(boost::optional<std::uint64_t> const&,
@@ -157,7 +133,7 @@ class UpstreamParser final : public bhttp::basic_parser<false> {
   }
   void on_finish_impl(boost::system::error_code&) override {}
 
-  UpstreamFields& fields_;
+  HeadFields& fields_;
   unsigned status_ = 0;
   char* data_ = nullptr;
   std::size_t size_ = 0;
@@ -228,7 +204,7 @@ class Connection : public Deadline {
   Sweeper& sweeper_;
   std::variant<PlainStream, TlsStream> stream_;
   beast::flat_buffer buffer_;
-  UpstreamFields fields_;  // the current response's (see UpstreamParser)
+  HeadFields fields_;  // the current response's (see UpstreamParser)
   std::optional<UpstreamParser> parser_;
   char body_buf_[kBodyBuf];
 };
@@ -444,19 +420,29 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
   auto& pool = *pool_slot;
 
   // Serialized by hand into one buffer: one gathered write, no Beast serializer.
-  std::string out = std::string(bhttp::to_string(req.method)) + " " + origin.target +
-                    " HTTP/1.1\r\nHost: " + origin.host_header + "\r\n";
+  using namespace std::string_view_literals;
+  std::string out;
+  out.reserve(512);
+  auto method = bhttp::to_string(req.method);
+  out.append(method.data(), method.size());
+  out += ' ';
+  out += origin.target;
+  out += " HTTP/1.1\r\nHost: "sv;
+  out += origin.host_header;
+  out += "\r\n"sv;
   auto append = [&out](const auto& list) {
     for (auto& [k, v] : list) {
       out += k;
-      out += ": ";
+      out += ": "sv;
       out += v;
-      out += "\r\n";
+      out += "\r\n"sv;
     }
   };
   if (req.shared_headers) append(*req.shared_headers);
   append(req.headers);
-  out += "Content-Length: " + std::to_string(req.body.size()) + "\r\n\r\n";
+  out += "Content-Length: "sv;
+  core::append_int(out, static_cast<long>(req.body.size()));
+  out += "\r\n\r\n"sv;
   std::array<net::const_buffer, 2> out_bufs{net::buffer(out), net::buffer(req.body)};
 
   // A pooled connection may have been closed by the server just as we reused it; then the
@@ -470,7 +456,9 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
     c.arm(until(deadline, req.timeouts.first_byte_ms));
     boost::system::error_code wec;
     if (auto* plain = c.plain()) {
-      wec = co_await write_now(*plain, out_bufs);
+      std::size_t n = 0;
+      wec = write_now(*plain, out_bufs, n);
+      if (!wec && n < net::buffer_size(out_bufs)) wec = co_await write_rest(*plain, out_bufs, n);
     } else {
       auto [tec, tn] =
           co_await c.visit([&](auto& s) { return net::async_write(s, out_bufs, use_tuple); });

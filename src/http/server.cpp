@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "http/sweeper.h"
 
 namespace stratus::http {
@@ -43,6 +44,8 @@ struct Server::Worker {
   Handler handler;
   std::thread thread;
 };
+
+class RequestParser;
 
 class Session : public Deadline {
  public:
@@ -93,7 +96,7 @@ class Session : public Deadline {
   void stop_watch();
   static void watch(tcp::socket& socket, std::shared_ptr<Watch> w);
   enum class ReadOutcome { ok, close, rejected };
-  Task<ReadOutcome> read_request(bhttp::request_parser<bhttp::string_body>& parser);
+  Task<ReadOutcome> read_request(RequestParser& parser);
   Task<void> reject(unsigned status, core::ErrorKind kind, std::string message);
   Task<void> lingering_close();
   bool keep_alive() const { return keep_alive_ && !worker_.draining; }
@@ -104,6 +107,7 @@ class Session : public Deadline {
   // stream's per-operation timer bookkeeping showed in profiles.
   tcp::socket stream_;
   beast::flat_buffer buffer_;
+  Request request_;                                   // the one being read or answered
   std::shared_ptr<net::cancellation_signal> cancel_;  // bound to this session's coroutine
   std::shared_ptr<Watch> watch_;
   // The watch starts at the sweeper's next tick (at most 100 ms on), not with the request: most
@@ -129,6 +133,64 @@ StringResponse json_response(unsigned status, std::string body) {
   res.body() = std::move(body);
   return res;
 }
+
+// ---- Request ----
+
+void Request::clear() {
+  method_ = bhttp::verb::unknown;
+  start_.clear();
+  method_len_ = 0;
+  version_ = 11;
+  keep_alive_ = true;
+  fields_.clear();
+  // A connection keeps its request between requests; not the room of an unusually large body.
+  if (body_.capacity() > 64 * 1024) {
+    std::string().swap(body_);
+  } else {
+    body_.clear();
+  }
+}
+
+// Beast's request parsing (limits, chunked bodies, keep-alive rules) into a Request, without
+// Beast's field container.
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  explicit RequestParser(Request& req) : req_(req) { req_.clear(); }
+
+ private:
+  void on_request_impl(bhttp::verb method, beast::string_view method_str, beast::string_view target,
+                       int version, boost::system::error_code&) override {
+    req_.method_ = method;
+    req_.start_.append(method_str.data(), method_str.size());
+    req_.method_len_ = method_str.size();
+    req_.start_.append(target.data(), target.size());
+    req_.version_ = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, beast::string_view, int, boost::system::error_code&) override {}
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
+                     boost::system::error_code&) override {
+    req_.fields_.add({name.data(), name.size()}, {value.data(), value.size()});
+  }
+  void on_header_impl(boost::system::error_code&) override { req_.keep_alive_ = keep_alive(); }
+  void on_body_init_impl(boost::optional<std::uint64_t> const& length,
+                         boost::system::error_code&) override {
+    // (The body limit was checked against the length already.)
+    if (length) req_.body_.reserve(static_cast<std::size_t>(*length));
+  }
+  std::size_t on_body_impl(beast::string_view body, boost::system::error_code&) override {
+    req_.body_.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view,
+                            boost::system::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
+                                 boost::system::error_code& ec) override {
+    return on_body_impl(body, ec);
+  }
+  void on_finish_impl(boost::system::error_code&) override {}
+
+  Request& req_;
+};
 
 // ---- Exchange ----
 
@@ -161,8 +223,13 @@ WireHead wire_head(unsigned status, const bhttp::fields& fields) {
 }
 
 void append_status_line(std::string& out, unsigned status) {
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
+  using namespace std::string_view_literals;
+  if (status == 200) {
+    out += "HTTP/1.1 200 OK\r\n"sv;
+    return;
+  }
+  out += "HTTP/1.1 "sv;
+  core::append_int(out, status);
   out += ' ';
   auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   out.append(reason.data(), reason.size());
@@ -185,13 +252,16 @@ Task<bool> Exchange::send(const WireHead& head, std::string body) {
   out.reserve(head.fields().size() + 80);
   append_status_line(out, head.status());
   out += head.fields();
-  if (!keep_alive) out += "Connection: close\r\n";
-  out += "Content-Length: ";
-  out += std::to_string(body.size());
-  out += "\r\n\r\n";
+  using namespace std::string_view_literals;
+  if (!keep_alive) out += "Connection: close\r\n"sv;
+  out += "Content-Length: "sv;
+  core::append_int(out, static_cast<std::int64_t>(body.size()));
+  out += "\r\n\r\n"sv;
   std::array<net::const_buffer, 2> bufs{net::buffer(out), net::buffer(body)};
   session_.arm(ms(session_.server_.options_.write_timeout_ms));
-  auto ec = co_await write_now(session_.stream_, bufs);
+  std::size_t n = 0;
+  auto ec = write_now(session_.stream_, bufs, n);
+  if (!ec && n < net::buffer_size(bufs)) ec = co_await write_rest(session_.stream_, bufs, n);
   session_.disarm();
   if (ec) broken_ = true;
   session_.keep_alive_ = !ec && keep_alive;
@@ -231,7 +301,9 @@ Task<bool> Exchange::write_out(std::string_view data, bool last) {
                                         net::buffer(kCrlf.data(), data.empty() ? 0 : kCrlf.size()),
                                         net::buffer(kLast.data(), last ? kLast.size() : 0)};
   session_.arm(ms(session_.server_.options_.write_timeout_ms));
-  auto ec = co_await write_now(session_.stream_, bufs);
+  std::size_t n = 0;
+  auto ec = write_now(session_.stream_, bufs, n);
+  if (!ec && n < net::buffer_size(bufs)) ec = co_await write_rest(session_.stream_, bufs, n);
   session_.disarm();
   pending_head_.clear();
   if (ec) broken_ = true;
@@ -346,8 +418,7 @@ Task<void> Session::lingering_close() {
 namespace {
 // Parses what is already buffered, so a request that arrived whole (the usual case) costs no
 // further asynchronous operation. need_more is not an error here.
-boost::system::error_code feed(bhttp::request_parser<bhttp::string_body>& parser,
-                               beast::flat_buffer& buffer) {
+boost::system::error_code feed(RequestParser& parser, beast::flat_buffer& buffer) {
   boost::system::error_code ec;
   while (buffer.size() > 0 && !parser.is_done()) {
     std::size_t n = parser.put(buffer.data(), ec);
@@ -359,8 +430,7 @@ boost::system::error_code feed(bhttp::request_parser<bhttp::string_body>& parser
 }
 }  // namespace
 
-Task<Session::ReadOutcome> Session::read_request(
-    bhttp::request_parser<bhttp::string_body>& parser) {
+Task<Session::ReadOutcome> Session::read_request(RequestParser& parser) {
   const auto& o = server_.options_;
   arm(ms(o.header_timeout_ms));
   auto ec = feed(parser, buffer_);
@@ -372,7 +442,7 @@ Task<Session::ReadOutcome> Session::read_request(
   bool body_phase = false;
   if (!ec && !parser.is_done()) {
     body_phase = true;
-    if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+    if (iequal_ascii(request_[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
       co_await bhttp::async_write(stream_, cont, use_tuple);
     }
@@ -412,15 +482,14 @@ Task<void> Session::run() {
   while (!worker_.draining) {
     if (!co_await wait_first_byte(first)) break;
     first = false;
-    bhttp::request_parser<bhttp::string_body> parser;
+    RequestParser parser(request_);
     parser.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
     parser.body_limit(o.max_body_bytes);
     auto outcome = co_await read_request(parser);
     if (outcome == ReadOutcome::close) break;
     if (outcome == ReadOutcome::rejected) co_return;
     disarm();
-    StringRequest req = parser.release();
-    Exchange ex(*this, req);
+    Exchange ex(*this, request_);
     server_.busy_.fetch_add(1, std::memory_order_relaxed);
     std::string failure = "the handler sent no response";
     try {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "http/asio.h"
+#include "http/fields.h"
 
 namespace stratus::http {
 
@@ -38,11 +39,14 @@ class WireHead {
  public:
   explicit WireHead(unsigned status = 200) : status_(status) { fields_.reserve(256); }
   void set(std::string_view name, std::string_view value) {
+    using namespace std::string_view_literals;
     fields_.append(name);
-    fields_.append(": ");
+    fields_.append(": "sv);
     fields_.append(value);
-    fields_.append("\r\n");
+    fields_.append("\r\n"sv);
   }
+  // Lines already in wire form ("Name: value\r\n" each), e.g. made once per deployment.
+  void append_lines(std::string_view lines) { fields_.append(lines); }
   unsigned status() const { return status_; }
   const std::string& fields() const { return fields_; }
 
@@ -51,13 +55,47 @@ class WireHead {
   std::string fields_;
 };
 
+// A client's request: the head's fields in one indexed string (HeadFields), the body as text.
+// A connection keeps one and reuses it for each request it reads.
+class Request {
+ public:
+  bhttp::verb method() const { return method_; }
+  std::string_view method_string() const { return std::string_view(start_).substr(0, method_len_); }
+  // The request target as sent (path and query).
+  std::string_view target() const { return std::string_view(start_).substr(method_len_); }
+  unsigned version() const { return version_; }  // 11 for HTTP/1.1
+  bool keep_alive() const { return keep_alive_; }
+  // The first field of that name (case-insensitive); empty when absent.
+  std::string_view operator[](std::string_view name) const { return fields_.get(name); }
+  std::string_view operator[](bhttp::field f) const {
+    auto n = bhttp::to_string(f);
+    return fields_.get({n.data(), n.size()});
+  }
+  bool has(std::string_view name) const { return fields_.contains(name); }
+  const HeadFields& fields() const { return fields_; }
+  std::string& body() { return body_; }
+  const std::string& body() const { return body_; }
+
+ private:
+  friend class RequestParser;
+  void clear();
+
+  bhttp::verb method_ = bhttp::verb::unknown;
+  std::string start_;  // the method, then the target
+  std::size_t method_len_ = 0;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  HeadFields fields_;
+  std::string body_;
+};
+
 // One request/response exchange as a handler sees it. A handler must answer exactly once:
 // with send(), or with start_chunked() … write_chunk() … finish_chunked().
 class Exchange {
  public:
-  Exchange(Session& session, StringRequest& request) : session_(session), request_(request) {}
+  Exchange(Session& session, Request& request) : session_(session), request_(request) {}
 
-  StringRequest& request() { return request_; }
+  Request& request() { return request_; }
   bool peer_is_loopback() const;
 
   // Whole response; content-length and keep-alive are set here. False: the client is gone.
@@ -95,7 +133,7 @@ class Exchange {
   Task<bool> write_out(std::string_view data, bool last);
 
   Session& session_;
-  StringRequest& request_;
+  Request& request_;
   std::string pending_head_;
   bool responded_ = false;
   bool broken_ = false;

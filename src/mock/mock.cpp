@@ -36,7 +36,7 @@ std::string token_text(int i) {
 // headers) can be configured with one faulty deployment per scenario:
 // "claude@mock:status=429,retry-after=7". The directive is found in the body or in the
 // (percent-decoded) URL, where Bedrock and Gemini carry the model.
-std::map<std::string, std::string, std::less<>> model_directives(const StringRequest& req) {
+std::map<std::string, std::string, std::less<>> model_directives(const Request& req) {
   std::map<std::string, std::string, std::less<>> out;
   constexpr std::string_view kMarker = "@mock:";
   std::string target = percent_decode(std::string_view(req.target().data(), req.target().size()));
@@ -69,7 +69,7 @@ std::map<std::string, std::string, std::less<>> model_directives(const StringReq
 }
 
 // Request-scoped view of the options after x-mock-* header (or model directive) overrides.
-MockOptions effective(const MockOptions& base, const StringRequest& req) {
+MockOptions effective(const MockOptions& base, const Request& req) {
   MockOptions o = base;
   auto directives = model_directives(req);
   auto num = [&](std::string_view name, auto& field) {
@@ -77,9 +77,8 @@ MockOptions effective(const MockOptions& base, const StringRequest& req) {
     if (auto d = directives.find(name.substr(7)); d != directives.end()) {
       v = d->second;
     } else {
-      auto it = req.find(beast::string_view(name.data(), name.size()));
-      if (it == req.end()) return;
-      v = std::string(it->value());
+      if (!req.has(name)) return;
+      v = std::string(req[name]);
     }
     try {
       using T = std::decay_t<decltype(field)>;
@@ -92,7 +91,7 @@ MockOptions effective(const MockOptions& base, const StringRequest& req) {
     }
   };
   num("x-mock-status", o.fail_status);
-  if (req.find("x-mock-status") != req.end() || directives.contains("status")) o.fail_rate = 1.0;
+  if (req.has("x-mock-status") || directives.contains("status")) o.fail_rate = 1.0;
   num("x-mock-fail-rate", o.fail_rate);
   num("x-mock-retry-after", o.retry_after_s);
   num("x-mock-ttft-ms", o.ttft_ms);
@@ -104,14 +103,13 @@ MockOptions effective(const MockOptions& base, const StringRequest& req) {
   num("x-mock-error-after-chunks", o.error_after_chunks);
   num("x-mock-tool-calls", o.tool_calls);
   num("x-mock-cached-tokens", o.cached_tokens);
-  if (auto it = req.find("x-mock-hang"); it != req.end()) o.hang = it->value() != "0";
+  if (req.has("x-mock-hang")) o.hang = req["x-mock-hang"] != "0";
   if (auto d = directives.find("hang"); d != directives.end()) o.hang = d->second != "0";
   // (A directive cannot carry spaces: "message=context-length" stands for the usual text.)
   if (auto d = directives.find("message"); d != directives.end() && d->second == "context-length") {
     o.error_message = "prompt is too long: 210000 tokens > 200000 maximum context length";
   }
-  if (auto it = req.find("x-mock-error-message"); it != req.end())
-    o.error_message = std::string(it->value());
+  if (req.has("x-mock-error-message")) o.error_message = std::string(req["x-mock-error-message"]);
   return o;
 }
 
@@ -213,11 +211,7 @@ class Handler {
                    .target = target,
                    .path = path,
                    .query = query,
-                   .header = [&req](std::string_view name) -> std::string_view {
-                     auto it = req.find(beast::string_view(name.data(), name.size()));
-                     if (it == req.end()) return {};
-                     return {it->value().data(), it->value().size()};
-                   },
+                   .header = [&req](std::string_view name) { return req[name]; },
                    .body = req.body(),
                    .host = {host.data(), host.size()}};
     if (*op != Op::models) remember(req);
@@ -286,16 +280,16 @@ class Handler {
   }
 
   // Tests read back what the gateway sent: headers (minus credentials) and the body.
-  void remember(const StringRequest& req) {
+  void remember(const Request& req) {
     json::object headers;
-    for (auto& f : req) {
-      auto name = std::string(f.name_string());
+    req.fields().for_each([&](std::string_view field, std::string_view value) {
+      auto name = std::string(field);
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       headers[name] = name == "authorization" || name == "api-key" || name == "x-api-key" ||
                               name == "x-goog-api-key"
-                          ? json::value("<redacted:" + std::to_string(f.value().size()) + " bytes>")
-                          : json::value(std::string(f.value()));
-    }
+                          ? json::value("<redacted:" + std::to_string(value.size()) + " bytes>")
+                          : json::value(std::string(value));
+    });
     json::object o{{"method", std::string(req.method_string())},
                    {"target", std::string(req.target())},
                    {"headers", std::move(headers)},

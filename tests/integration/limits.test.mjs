@@ -216,6 +216,36 @@ describe('request size limits', () => {
     await assertHealthy(small);
   });
 
+  test('a chunked body sent in pieces is put together whole, and the upstream gets it', async () => {
+    const pieces = ['{"model":"test-model",', '"messages":[{"role":"user",', '"content":"chunk', 'ed ok"}],', '"x_new_param":7}'];
+    const { status, body } = await new Promise((resolve, reject) => {
+      const req = http.request(
+        `${open.baseURL}/chat/completions`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'X-Mixed-Case': 'Kept' }, agent: false },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode, body: text }));
+        },
+      );
+      req.on('error', reject);
+      // No Content-Length: node sends Transfer-Encoding: chunked, one chunk per write.
+      (async () => {
+        for (const p of pieces.slice(0, -1)) {
+          req.write(p);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        req.end(pieces.at(-1));
+      })();
+    });
+    assert.equal(status, 200, body);
+    assert.equal(JSON.parse(body).object, 'chat.completion');
+    const seen = await mock.lastRequest();
+    const sent = JSON.parse(seen.body);
+    assert.equal(sent.messages[0].content, 'chunked ok');
+    assert.equal(sent.x_new_param, 7);
+  });
+
   test('headers over max_header_bytes get 431', async () => {
     const r = await fetch(`${small.url}/healthz`, { headers: { 'x-big': 'a'.repeat(4096) } });
     assert.equal(r.status, 431);
