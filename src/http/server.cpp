@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/json_text.h"
+#include "http/head.h"
 #include "http/sweeper.h"
 
 namespace stratus::http {
@@ -156,6 +157,27 @@ void Request::clear() {
 class RequestParser final : public bhttp::basic_parser<true> {
  public:
   explicit RequestParser(Request& req) : req_(req) { req_.clear(); }
+
+  // The fast path (see head.h): true when `buffer` began with a whole simple request, which
+  // is now in the Request and consumed from the buffer. False: nothing was consumed, and this
+  // parser is to read the bytes.
+  bool take_simple(beast::flat_buffer& buffer, std::size_t max_header, std::size_t max_body) {
+    std::string_view text(static_cast<const char*>(buffer.data().data()), buffer.size());
+    auto h = parse_simple_request(text, max_header, req_.fields_);
+    if (!h || h->content_length > max_body || text.size() - h->size < h->content_length) {
+      req_.fields_.clear();
+      return false;
+    }
+    req_.method_ = bhttp::string_to_verb({h->method.data(), h->method.size()});
+    req_.start_.append(h->method);
+    req_.method_len_ = h->method.size();
+    req_.start_.append(h->target);
+    req_.version_ = 11;
+    req_.keep_alive_ = h->keep_alive;
+    req_.body_.assign(text.substr(h->size, static_cast<std::size_t>(h->content_length)));
+    buffer.consume(h->size + static_cast<std::size_t>(h->content_length));
+    return true;
+  }
 
  private:
   void on_request_impl(bhttp::verb method, beast::string_view method_str, beast::string_view target,
@@ -432,6 +454,7 @@ boost::system::error_code feed(RequestParser& parser, beast::flat_buffer& buffer
 
 Task<Session::ReadOutcome> Session::read_request(RequestParser& parser) {
   const auto& o = server_.options_;
+  if (parser.take_simple(buffer_, o.max_header_bytes, o.max_body_bytes)) co_return ReadOutcome::ok;
   arm(ms(o.header_timeout_ms));
   auto ec = feed(parser, buffer_);
   if (!ec && !parser.is_header_done()) {

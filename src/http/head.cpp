@@ -1,0 +1,106 @@
+// The request-head fast path (see head.h).
+#include "http/head.h"
+
+#include <array>
+#include <cstring>
+
+namespace stratus::http {
+
+namespace {
+
+// RFC 9110 tchar: what a method or a field name is made of.
+constexpr std::array<bool, 256> kToken = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+// What a field value may hold here: printable ASCII, SP and HTAB (Beast also takes obs-text).
+constexpr std::array<bool, 256> kValue = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c <= 0x7e; ++c) t[c] = true;
+  t['\t'] = true;
+  return t;
+}();
+
+bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+}  // namespace
+
+std::optional<SimpleHead> parse_simple_request(std::string_view text, std::size_t max_size,
+                                               HeadFields& fields) {
+  if (text.size() > max_size) text = text.substr(0, max_size);
+  const char* p = text.data();
+  const char* end = p + text.size();
+  SimpleHead h;
+
+  // Request line.
+  const char* m = p;
+  while (p < end && kToken[static_cast<unsigned char>(*p)]) ++p;
+  if (p == m || p >= end || *p != ' ') return std::nullopt;
+  h.method = {m, static_cast<std::size_t>(p - m)};
+  const char* t = ++p;
+  while (p<end&& * p> 0x20 && *p < 0x7f) ++p;
+  if (p == t || p >= end || *p != ' ') return std::nullopt;
+  h.target = {t, static_cast<std::size_t>(p - t)};
+  ++p;
+  static constexpr std::string_view kVersion = "HTTP/1.1\r\n";
+  if (static_cast<std::size_t>(end - p) < kVersion.size() ||
+      std::memcmp(p, kVersion.data(), kVersion.size()) != 0) {
+    return std::nullopt;
+  }
+  p += kVersion.size();
+
+  // Fields, up to the blank line.
+  bool seen_length = false;
+  for (;;) {
+    if (end - p < 2) return std::nullopt;  // incomplete (or over max_size)
+    if (p[0] == '\r') {
+      if (p[1] != '\n') return std::nullopt;
+      p += 2;
+      break;
+    }
+    const char* n = p;
+    while (p < end && kToken[static_cast<unsigned char>(*p)]) ++p;
+    if (p == n || p >= end || *p != ':') return std::nullopt;
+    std::string_view name(n, static_cast<std::size_t>(p - n));
+    ++p;
+    while (p < end && is_blank(*p)) ++p;
+    const char* v = p;
+    while (p < end && kValue[static_cast<unsigned char>(*p)]) ++p;
+    // The line must end in CRLF, and the next one must not be a continuation (obs-fold).
+    if (end - p < 3 || p[0] != '\r' || p[1] != '\n' || is_blank(p[2])) return std::nullopt;
+    const char* ve = p;
+    while (ve > v && is_blank(ve[-1])) --ve;
+    std::string_view value(v, static_cast<std::size_t>(ve - v));
+    p += 2;
+
+    if (iequal_ascii(name, "content-length")) {
+      if (seen_length || value.empty() || value.size() > 15) return std::nullopt;
+      std::uint64_t len = 0;
+      for (char c : value) {
+        if (c < '0' || c > '9') return std::nullopt;
+        len = len * 10 + static_cast<std::uint64_t>(c - '0');
+      }
+      seen_length = true;
+      h.content_length = len;
+    } else if (iequal_ascii(name, "connection")) {
+      if (iequal_ascii(value, "close")) {
+        h.keep_alive = false;
+      } else if (!iequal_ascii(value, "keep-alive")) {
+        return std::nullopt;
+      }
+    } else if (iequal_ascii(name, "transfer-encoding") || iequal_ascii(name, "upgrade") ||
+               iequal_ascii(name, "expect")) {
+      return std::nullopt;
+    }
+    fields.add(name, value);
+  }
+  h.size = static_cast<std::size_t>(p - text.data());
+  return h;
+}
+
+}  // namespace stratus::http
