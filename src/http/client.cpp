@@ -467,8 +467,33 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
     if (!wec) {
       auto& parser = c.new_parser();
       parser.body_limit(boost::none);
-      auto [rec, rn] = co_await c.visit(
-          [&](auto& s) { return bhttp::async_read_header(s, c.buffer(), parser, use_tuple); });
+      // The head: read and parsed here rather than by Beast's async_read_header, whose
+      // composed operation cost more than the parsing.
+      auto& buf = c.buffer();
+      boost::system::error_code rec;
+      for (;;) {
+        if (buf.size() > 0) {
+          std::size_t used = parser.put(buf.data(), rec);
+          buf.consume(used);
+          if (rec == bhttp::error::need_more) rec = {};
+          if (rec || parser.is_header_done()) break;
+          if (used > 0) continue;
+        }
+        std::size_t room = buf.capacity() - buf.size();
+        auto space = buf.prepare(room >= 1024 ? room : 4096);
+        auto [ec, n] =
+            co_await c.visit([&](auto& s) { return s.async_read_some(space, use_tuple); });
+        if (ec == net::error::eof) {
+          // As Beast says it: nothing at all, or a head cut short.
+          rec = parser.got_some() ? bhttp::error::partial_message : bhttp::error::end_of_stream;
+          break;
+        }
+        if (ec) {
+          rec = ec;
+          break;
+        }
+        buf.commit(n);
+      }
       c.disarm();
       if (!rec) {
         co_return std::make_unique<ClientResponse>(*this, std::move(*conn), deadline,
