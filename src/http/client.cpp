@@ -139,6 +139,16 @@ class UpstreamParser final : public bhttp::basic_parser<false> {
   std::size_t size_ = 0;
 };
 
+// The connection ended: what that means for the response being read, as Beast's reads say it
+// (end_of_stream: nothing had come; partial_message: cut short; none: a body that ends with
+// the connection is complete).
+boost::system::error_code at_eof(UpstreamParser& parser) {
+  if (!parser.got_some()) return bhttp::error::end_of_stream;
+  boost::system::error_code ec;
+  parser.put_eof(ec);
+  return ec;
+}
+
 class Connection : public Deadline {
  public:
   Connection(std::string pool_key, Sweeper& sweeper, PlainStream s)
@@ -187,6 +197,12 @@ class Connection : public Deadline {
   UpstreamParser& new_parser() {
     parser_.reset();
     return parser_.emplace(fields_);
+  }
+  // One read into the buffer's free room (bytes to commit()); not a coroutine, so no frame.
+  auto read_more() {
+    std::size_t room = buffer_.capacity() - buffer_.size();
+    auto space = buffer_.prepare(room >= 1024 ? room : 4096);
+    return visit([space](auto& s) { return s.async_read_some(space, use_tuple); });
   }
   char* body_buf() { return body_buf_; }
   static constexpr std::size_t kBodyBuf = 16 * 1024;
@@ -251,14 +267,15 @@ Task<Result<std::string_view>> ClientResponse::read_some() {
       parser.set_buffer(conn_->body_buf(), Connection::kBodyBuf);
     }
     conn_->arm(until(deadline_, idle_ms_));
-    auto [ec, n] = co_await conn_->visit(
-        [&](auto& s) { return bhttp::async_read_some(s, conn_->buffer(), parser, use_tuple); });
+    auto [ec, n] = co_await conn_->read_more();
     conn_->disarm();
-    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec == net::error::eof) {
+      ec = at_eof(parser);
+      if (!ec) continue;  // complete
+    }
     if (ec)
       co_return std::unexpected(transport_error(ec, read_phase_, deadline_, conn_->expired()));
-    std::size_t got = Connection::kBodyBuf - parser.buffer_left();
-    if (got > 0) co_return std::string_view(conn_->body_buf(), got);
+    conn_->buffer().commit(n);
   }
   co_return std::string_view{};
 }
@@ -479,15 +496,8 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
           if (rec || parser.is_header_done()) break;
           if (used > 0) continue;
         }
-        std::size_t room = buf.capacity() - buf.size();
-        auto space = buf.prepare(room >= 1024 ? room : 4096);
-        auto [ec, n] =
-            co_await c.visit([&](auto& s) { return s.async_read_some(space, use_tuple); });
-        if (ec == net::error::eof) {
-          // As Beast says it: nothing at all, or a head cut short.
-          rec = parser.got_some() ? bhttp::error::partial_message : bhttp::error::end_of_stream;
-          break;
-        }
+        auto [ec, n] = co_await c.read_more();
+        if (ec == net::error::eof) ec = at_eof(parser);
         if (ec) {
           rec = ec;
           break;

@@ -225,6 +225,71 @@ TEST(HttpClient, ReadAllOverLimit_IsUpstreamError) {
   EXPECT_EQ(client.idle_connections(), 0u);
 }
 
+// A raw server for one connection: reads the request head, writes `reply` as given, closes.
+class RawOnce {
+ public:
+  explicit RawOnce(std::string reply) : acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this, reply = std::move(reply)] {
+      boost::system::error_code ec;
+      tcp::socket s(ioc_);
+      acceptor_.accept(s, ec);
+      if (ec) return;
+      std::string in;
+      char buf[4096];
+      while (in.find("\r\n\r\n") == std::string::npos) {
+        auto n = s.read_some(net::buffer(buf), ec);
+        if (ec) return;
+        in.append(buf, n);
+      }
+      net::write(s, net::buffer(reply), ec);
+      s.shutdown(tcp::socket::shutdown_both, ec);
+      s.close(ec);
+    });
+  }
+  ~RawOnce() {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    thread_.join();
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/";
+  }
+
+ private:
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+TEST(HttpClient, BodyThatEndsWithTheConnection_IsComplete) {
+  RawOnce srv("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello until close");
+  net::io_context ioc;
+  Client client(ioc);
+  auto r = run(ioc, [&] { return fetch(client, request(srv.url())); });
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->body, "hello until close");
+  EXPECT_EQ(client.idle_connections(), 0u);  // not reusable
+}
+
+TEST(HttpClient, HeadCutShort_IsUpstreamError) {
+  RawOnce srv("HTTP/1.1 200 OK\r\nContent-Ty");
+  net::io_context ioc;
+  Client client(ioc);
+  auto r = run(ioc, [&] { return fetch(client, request(srv.url())); });
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, ErrorKind::upstream) << r.error().message;
+}
+
+TEST(HttpClient, BodyCutShort_IsUpstreamError) {
+  RawOnce srv("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this");
+  net::io_context ioc;
+  Client client(ioc);
+  auto r = run(ioc, [&] { return fetch(client, request(srv.url())); });
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, ErrorKind::upstream) << r.error().message;
+}
+
 TEST(HttpClient, ClosedPort_IsUpstreamErrorMentioningConnect) {
   net::io_context ioc;
   std::uint16_t port;
