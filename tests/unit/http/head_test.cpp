@@ -102,6 +102,28 @@ TEST(SimpleHead, LeavesEverythingUnusualToBeast) {
   }
 }
 
+TEST(SimpleHead, EveryOddByteInALongValueOrTargetIsSeen) {
+  // Values are checked eight bytes at a time: an odd byte must count wherever it sits.
+  for (unsigned char odd : {0x01, 0x1f, 0x7f, 0x80, 0x9f, 0xa0, 0xfe, 0xff}) {
+    for (std::size_t at = 0; at < 19; ++at) {
+      std::string value(19, 'v');
+      value[at] = static_cast<char>(odd);
+      SCOPED_TRACE(testing::Message() << "byte " << int(odd) << " at " << at);
+      HeadFields fields;
+      EXPECT_FALSE(
+          parse_simple_request("GET / HTTP/1.1\r\nX: " + value + "\r\n\r\n", 4096, fields));
+      fields.clear();
+      EXPECT_FALSE(parse_simple_request("GET /" + value + " HTTP/1.1\r\n\r\n", 4096, fields));
+    }
+  }
+  // A tab inside a value is fine (and Beast agrees on the value).
+  for (std::size_t at = 1; at < 18; ++at) {
+    std::string value(19, 'v');
+    value[at] = '\t';
+    expect_same_as_beast("GET / HTTP/1.1\r\nX: " + value + "\r\n\r\n");
+  }
+}
+
 TEST(SimpleHead, AHeadOverTheLimitIsDeclined) {
   std::string text = "GET / HTTP/1.1\r\nX: " + std::string(100, 'a') + "\r\n\r\n";
   HeadFields fields;
