@@ -3,7 +3,9 @@
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
+#include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "core/json_text.h"
 
@@ -506,9 +508,13 @@ EventTraits scan_event(std::string_view data) {
   auto usage = last_usage_value(data);
   t.usage = usage && !usage->empty() && usage->front() == '{';
   // Content: in the delta, so the scan starts there when there is one; then key by key.
+  // (Horspool with a table built once: glibc's memmem set up its two-way search for each of
+  // a stream's events, about 450 instructions apiece.)
+  static constexpr std::string_view kDelta = "\"delta\"";
+  static const std::boyer_moore_horspool_searcher delta(kDelta.begin(), kDelta.end());
   std::size_t from = 0;
-  if (const void* d = ::memmem(data.data(), data.size(), "\"delta\"", 7)) {
-    from = static_cast<std::size_t>(static_cast<const char*>(d) - data.data()) + 7;
+  if (auto d = std::search(data.begin(), data.end(), delta); d != data.end()) {
+    from = static_cast<std::size_t>(d - data.begin()) + kDelta.size();
   }
   const char* p = data.data() + from;
   const char* end = data.data() + data.size();
