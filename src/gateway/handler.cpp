@@ -1362,7 +1362,7 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
     }
     if (error || (over_budget && started && !ended)) break;
   }
-  if (ended && !error && !up.done()) {
+  if (ended && !error && !up.done() && !up.finish_buffered()) {
     // Read the upstream's end of body in the background so its connection can be pooled.
     net::co_spawn(ioc_, drain_upstream(std::move(a.response)), net::detached);
   }
@@ -1465,7 +1465,7 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
     out.clear();
     if (saw_done || over_budget) break;
   }
-  if (saw_done && !up.done()) {
+  if (saw_done && !up.done() && !up.finish_buffered()) {
     // Read the upstream's end of body in the background so its connection can be pooled.
     net::co_spawn(ioc_, drain_upstream(std::move(a.response)), net::detached);
   }

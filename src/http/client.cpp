@@ -280,6 +280,24 @@ Task<Result<std::string_view>> ClientResponse::read_some() {
   co_return std::string_view{};
 }
 
+bool ClientResponse::finish_buffered() {
+  auto& parser = *conn_->parser();
+  auto& buf = conn_->buffer();
+  while (!parser.is_done() && buf.size() > 0) {
+    parser.set_buffer(conn_->body_buf(), Connection::kBodyBuf);
+    boost::system::error_code ec;
+    std::size_t used = parser.put(buf.data(), ec);
+    buf.consume(used);
+    if (ec == bhttp::error::need_buffer) continue;  // the body room is full: dropped, go on
+    if (ec && ec != bhttp::error::need_more) {
+      abandoned_ = true;  // malformed: never pooled
+      return false;
+    }
+    if (used == 0) break;
+  }
+  return parser.is_done();
+}
+
 Task<Result<std::string>> ClientResponse::read_all(std::size_t limit) {
   std::string out;
   if (auto cl = conn_->parser()->content_length(); cl && *cl <= limit) out.reserve(*cl);

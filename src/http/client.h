@@ -66,6 +66,10 @@ class ClientResponse {
   }
   // The whole body, up to `limit` bytes.
   Task<core::Result<std::string>> read_all(std::size_t limit = 64 * 1024 * 1024);
+  // Parses what is already buffered, dropping any body bytes (e.g. a stream's end after the
+  // last event the caller wanted), without waiting; true when the response is now complete,
+  // so the connection can go back to the pool without a drain.
+  bool finish_buffered();
 
  private:
   Client& client_;
