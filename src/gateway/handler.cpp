@@ -1427,7 +1427,7 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
       break;
     }
     if (piece->empty()) break;
-    events.clear();
+    reader.recycle(events);
     reader.feed(*piece, events);
     a.first_piece.reset();
     for (auto& e : events) {

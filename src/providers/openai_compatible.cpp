@@ -73,7 +73,7 @@ class OpenAIStreamDecoder final : public StreamDecoder {
   explicit OpenAIStreamDecoder(std::string provider) : provider_(std::move(provider)) {}
 
   core::Result<void> feed(std::string_view bytes, std::vector<api::ChatChunk>& out) override {
-    events_.clear();
+    reader_.recycle(events_);
     reader_.feed(bytes, events_);
     return handle(out);
   }
