@@ -1,9 +1,9 @@
 // OpenAI request validation, usage extraction and response helpers.
 #include "api/openai.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
-#include <algorithm>
 #include <cstring>
 #include <functional>
 
@@ -258,8 +258,9 @@ std::optional<ChatRequest> scan_chat(std::string_view body) {
   h.base = body.data();
   h.size = body.size();
   boost::system::error_code ec;
-  p.write_some(false, body.data(), body.size(), ec);
-  if (ec || !h.ok || h.model.empty() || h.messages == 0) return std::nullopt;
+  // (write_some stops after one value: what follows it, unless blanks, is for the tree to refuse.)
+  auto used = p.write_some(false, body.data(), body.size(), ec);
+  if (ec || used != body.size() || !h.ok || h.model.empty() || h.messages == 0) return std::nullopt;
   ChatRequest req;
   req.text = std::string(body);
   req.model = std::string(h.model);
@@ -443,6 +444,59 @@ struct UsageScan : SaxBase {
   }
 };
 
+// Whether a chunk's top-level `choices` is an empty array, without a tree (see
+// is_usage_only_text).
+struct ChoicesScan : SaxBase {
+  bool top_object = false;
+  bool at_choices = false;  // the next value is that of a top-level "choices"
+  bool seen = false, is_array = false, in_choices = false;
+  std::size_t items = 0;
+
+  void value(bool array) {
+    if (depth == 1 && at_choices) {
+      at_choices = false;
+      seen = true;
+      is_array = array;
+      in_choices = array;
+    } else if (depth == 2 && in_choices) {
+      ++items;
+    }
+  }
+  bool on_object_begin(error_code&) {
+    value(false);
+    if (depth == 0) top_object = true;
+    ++depth;
+    return true;
+  }
+  bool on_object_end(std::size_t, error_code&) {
+    --depth;
+    return true;
+  }
+  bool on_array_begin(error_code&) {
+    value(true);
+    ++depth;
+    return true;
+  }
+  bool on_array_end(std::size_t, error_code&) {
+    if (--depth == 1) in_choices = false;
+    return true;
+  }
+  bool on_key(std::string_view k, std::size_t n, error_code&) {
+    if (depth == 1) at_choices = n == k.size() && k == "choices";
+    return true;
+  }
+  bool on_string_part(std::string_view, std::size_t, error_code&) { return true; }
+  bool on_string(std::string_view, std::size_t, error_code&) { return scalar(); }
+  bool on_int64(std::int64_t, std::string_view, error_code&) { return scalar(); }
+  bool on_uint64(std::uint64_t, std::string_view, error_code&) { return scalar(); }
+  bool on_double(double, std::string_view, error_code&) { return scalar(); }
+  bool on_bool(bool, error_code&) { return scalar(); }
+  bool on_null(error_code&) { return scalar(); }
+  bool scalar() {
+    value(false);
+    return true;
+  }
+};
 }  // namespace
 
 namespace {
@@ -501,6 +555,17 @@ std::optional<Usage> usage_of_text(std::string_view text) {
   auto v = json::parse(text, ec);
   if (ec) return std::nullopt;
   return usage_of(v);
+}
+
+bool is_usage_only_text(std::string_view text) {
+  json::parse_options opts;
+  opts.max_depth = kMaxDepth;
+  json::basic_parser<ChoicesScan> p(opts);
+  boost::system::error_code ec;
+  auto used = p.write_some(false, text.data(), text.size(), ec);
+  const auto& h = p.handler();
+  return !ec && used == text.size() && h.top_object && h.seen && h.is_array && h.items == 0 &&
+         usage_of_text(text).has_value();
 }
 
 EventTraits scan_event(std::string_view data) {

@@ -73,6 +73,8 @@ EventTraits scan_event(std::string_view data);
 
 // A usage-only stream chunk (OpenAI sends it last, with `choices: []`).
 bool is_usage_only_chunk(const boost::json::value& v);
+// The same from the chunk's text, without a tree (a SAX pass; invalid JSON is not one).
+bool is_usage_only_text(std::string_view text);
 
 // GET /v1/models body for these aliases.
 std::string models_list(const std::vector<std::string>& aliases, long created);

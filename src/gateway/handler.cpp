@@ -1435,12 +1435,9 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
       if (e.data == "[DONE]") {
         saw_done = true;
       } else if (traits.usage) {
-        boost::system::error_code ec;
-        auto v = json::parse(e.data, ec);
-        if (!ec) {
-          if (auto u = api::usage_of(v)) rec.usage = u;
-          if (!client_wants_usage && api::is_usage_only_chunk(v)) continue;
-        }
+        // (SAX passes, no tree: this is the last chunk of every stream.)
+        if (auto u = api::usage_of_text(e.data)) rec.usage = u;
+        if (!client_wants_usage && api::is_usage_only_text(e.data)) continue;
       } else if (azure && e.data.find("\"choices\":[]") != std::string::npos) {
         continue;  // Azure's prompt_filter_results chunk: clients that read choices[0] choke on it
       }

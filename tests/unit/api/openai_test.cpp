@@ -43,6 +43,11 @@ TEST(ParseChat, InvalidJson_IsInvalidRequestWithoutParam) {
   expect_invalid(parse_chat_request(R"({"model":"m","messages":[)"), "");
   expect_invalid(parse_chat_request(""), "");
   expect_invalid(parse_chat_request(R"({"model":"m"} trailing)"), "");
+  // A whole, valid request with more after it is not JSON either (the one-pass scan stops
+  // after the first value; the tree must have the last word).
+  expect_invalid(parse_chat_request(std::string(kMinimalChat) + " x"), "");
+  expect_invalid(parse_chat_request(std::string(kMinimalChat) + "{}"), "");
+  EXPECT_TRUE(parse_chat_request(std::string(kMinimalChat) + " \n").has_value());
 }
 
 TEST(ParseChat, DeeplyNestedJson_IsRejectedNotCrashed) {
@@ -453,6 +458,43 @@ TEST(IsUsageOnlyChunk, RecordedStream_OnlyLastChunkBeforeDone) {
   EXPECT_EQ(u->prompt_tokens, 14);
   EXPECT_EQ(u->completion_tokens, 30);
   EXPECT_EQ(u->total_tokens, 44);
+}
+
+// The text check (a SAX pass, used by the relay) says what the tree check says.
+TEST(IsUsageOnlyChunk, TextAgreesWithTheTree) {
+  std::vector<std::string> cases = {
+      R"({"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}})",
+      R"({ "choices" : [ ] , "usage" : {"prompt_tokens":1} })",
+      R"({"id":"x","choices":[{"index":0,"delta":{}}],"usage":{"prompt_tokens":1}})",
+      R"({"choices":[[]],"usage":{"prompt_tokens":1}})",
+      R"({"choices":[null],"usage":{"prompt_tokens":1}})",
+      R"({"choices":{},"usage":{"prompt_tokens":1}})",
+      R"({"choices":"[]","usage":{"prompt_tokens":1}})",
+      R"({"x":{"choices":[]},"choices":[1],"usage":{"prompt_tokens":1}})",
+      R"({"x":{"choices":[1]},"choices":[],"usage":{"prompt_tokens":1}})",
+      R"({"choices":[],"usage":null})",
+      R"({"choices":[]})",
+      R"({"usage":{"prompt_tokens":1}})",
+      R"([{"choices":[],"usage":{"prompt_tokens":1}}])",
+  };
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(STRATUS_TEST_DATA) + "/openai")) {
+    if (entry.path().extension() != ".sse") continue;
+    for (const auto& data : data_payloads(entry.path().string())) {
+      if (data != "[DONE]") cases.push_back(data);
+    }
+  }
+  int usage_only = 0;
+  for (const auto& text : cases) {
+    bool tree = is_usage_only_chunk(json::parse(text));
+    EXPECT_EQ(is_usage_only_text(text), tree) << text;
+    usage_only += tree;
+  }
+  EXPECT_GE(usage_only, 3);
+  // Not JSON, or cut short: never a usage-only chunk.
+  EXPECT_FALSE(is_usage_only_text(R"({"choices":[],"usage":{"prompt_tokens":1})"));
+  EXPECT_FALSE(is_usage_only_text(R"({"choices":[],"usage":{"prompt_tokens":1}} x)"));
+  EXPECT_FALSE(is_usage_only_text(""));
 }
 
 TEST(IsUsageOnlyChunk, ChoicesNotEmptyOrUsageNull_IsFalse) {
