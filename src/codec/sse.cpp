@@ -154,30 +154,10 @@ void SseReader::end_event(std::vector<SseEvent>& out) {
     raw_hint_ = std::min(raw_.size(), kMaxRawHint);
     current_.raw = std::move(raw_);
     out.push_back(std::move(current_));
-    current_ = SseEvent{};
-    raw_ = std::string();
-    if (!spare_.empty()) {
-      current_ = std::move(spare_.back());
-      spare_.pop_back();
-      raw_.swap(current_.raw);
-    }
   }
-  current_.event.clear();
-  current_.data.clear();
-  current_.id.clear();
-  current_.raw.clear();
+  current_ = SseEvent{};
   raw_.clear();
   has_data_ = false;
-}
-
-void SseReader::recycle(std::vector<SseEvent>& events) {
-  static constexpr std::size_t kMaxSpare = 16;
-  for (auto& e : events) {
-    // (A large event's room is not kept: a reader holds at most a few KiB of spares.)
-    if (spare_.size() >= kMaxSpare || e.raw.capacity() + e.data.capacity() > 4096) continue;
-    spare_.push_back(std::move(e));
-  }
-  events.clear();
 }
 
 std::string encode_sse(std::string_view data, std::string_view event) {

@@ -32,9 +32,6 @@ class SseReader {
   bool has_partial() const;
   // Bytes buffered and not yet part of a dispatched event.
   std::size_t buffered() const;
-  // Empties `events` (ones this reader gave out), keeping their strings' room for the next
-  // events: a stream's events tend to be alike, so a steady stream allocates nothing per event.
-  void recycle(std::vector<SseEvent>& events);
 
  private:
   void process_line(std::string_view line, std::vector<SseEvent>& out);
@@ -46,8 +43,7 @@ class SseReader {
   std::string buf_;  // bytes not yet consumed as whole lines
   std::string raw_;  // raw bytes of the event being built
   SseEvent current_;
-  std::vector<SseEvent> spare_;  // recycled events, their strings empty but with room
-  std::size_t raw_hint_ = 0;     // capacity to reserve for an event that spans feeds
+  std::size_t raw_hint_ = 0;  // capacity to reserve for an event that spans feeds
   bool has_data_ = false;
   bool bom_checked_ = false;
   bool last_was_cr_ = false;  // buf_ ends in a \r that may be the first half of \r\n

@@ -1427,7 +1427,7 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
       break;
     }
     if (piece->empty()) break;
-    reader.recycle(events);
+    events.clear();
     reader.feed(*piece, events);
     a.first_piece.reset();
     for (auto& e : events) {

@@ -32,7 +32,7 @@ class Decoder final : public StreamDecoder {
   explicit Decoder(std::string provider) : provider_(std::move(provider)) {}
 
   core::Result<void> feed(std::string_view bytes, std::vector<api::ChatChunk>& out) override {
-    reader_.recycle(events_);
+    events_.clear();
     reader_.feed(bytes, events_);
     return handle_events(out);
   }

@@ -224,7 +224,7 @@ class GeminiStreamDecoder final : public StreamDecoder {
 
   core::Result<void> read_events(std::string_view bytes, std::vector<api::ChatChunk>& out) {
     if (bytes.empty()) return {};
-    reader_.recycle(events_);
+    events_.clear();
     reader_.feed(bytes, events_);
     return on_events(out);
   }

@@ -73,7 +73,7 @@ class OpenAIStreamDecoder final : public StreamDecoder {
   explicit OpenAIStreamDecoder(std::string provider) : provider_(std::move(provider)) {}
 
   core::Result<void> feed(std::string_view bytes, std::vector<api::ChatChunk>& out) override {
-    reader_.recycle(events_);
+    events_.clear();
     reader_.feed(bytes, events_);
     return handle(out);
   }

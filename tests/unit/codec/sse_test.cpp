@@ -140,35 +140,6 @@ TEST(SseReader, RecordedStreams_RandomSplits_SameEventsAsWhole) {
   }
 }
 
-// How a relay reads: recycle what it has handled, then feed the next piece. The recycled
-// events' room must never leak their old contents into later events.
-TEST(SseReader, RecycledEvents_SameEventsAsWhole) {
-  std::vector<std::string> streams = {std::string(kMixedStream)};
-  for (const fs::path& path : all_fixtures()) streams.push_back(read_file(path));
-  for (const std::string& bytes : streams) {
-    std::vector<SseEvent> whole;
-    SseReader once;
-    once.feed(bytes, whole);
-    once.finish(whole);  // (some recordings lack the last blank line)
-    for (std::size_t piece : {1u, 7u, 64u, 4096u}) {
-      SCOPED_TRACE(piece);
-      SseReader reader;
-      std::vector<SseEvent> events;
-      std::vector<Flat> got;
-      for (std::size_t at = 0; at < bytes.size(); at += piece) {
-        reader.recycle(events);
-        EXPECT_TRUE(events.empty());
-        reader.feed(std::string_view(bytes).substr(at, piece), events);
-        for (const auto& f : flat(events)) got.push_back(f);
-      }
-      reader.recycle(events);
-      reader.finish(events);
-      for (const auto& f : flat(events)) got.push_back(f);
-      EXPECT_EQ(got, flat(whole));
-    }
-  }
-}
-
 TEST(SseReader, OpenAiStreams_EventCountEqualsDataLinesAndLastIsDone) {
   for (const fs::path& path : fixtures("openai")) {
     SCOPED_TRACE(path.filename().string());
