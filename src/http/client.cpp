@@ -12,7 +12,7 @@
 #include <variant>
 
 #include "core/json_text.h"
-#include "http/fields.h"
+#include "http/head_parser.h"
 #include "http/sweeper.h"
 
 namespace stratus::http {
@@ -89,11 +89,11 @@ struct Client::Pool {
   std::deque<net::steady_timer*> waiters;
 };
 
-// An upstream response head without a field container (see HeadFields). The body is
+// An upstream response head without a field container (see FieldsParser). The body is
 // copied into the caller's buffer, as Beast's buffer_body does.
-class UpstreamParser final : public bhttp::basic_parser<false> {
+class UpstreamParser final : public FieldsParser<false> {
  public:
-  explicit UpstreamParser(HeadFields& fields) : fields_(fields) { fields_.clear(); }
+  explicit UpstreamParser(HeadFields& fields) : FieldsParser<false>(fields) {}
 
   unsigned status() const { return status_; }
   std::string_view field(std::string_view name) const { return fields_.get(name); }
@@ -105,18 +105,9 @@ class UpstreamParser final : public bhttp::basic_parser<false> {
   std::size_t buffer_left() const { return size_; }
 
  private:
-  void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int,
-                       boost::system::error_code&) override {}
   void on_response_impl(int code, beast::string_view, int, boost::system::error_code&) override {
     status_ = static_cast<unsigned>(code);
   }
-  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
-                     boost::system::error_code&) override {
-    fields_.add({name.data(), name.size()}, {value.data(), value.size()});
-  }
-  void on_header_impl(boost::system::error_code&) override {}
-  void on_body_init_impl(boost::optional<std::uint64_t> const&,
-                         boost::system::error_code&) override {}
   std::size_t on_body_impl(beast::string_view body, boost::system::error_code& ec) override {
     std::size_t n = std::min(size_, body.size());
     if (n > 0) std::memcpy(data_, body.data(), n);
@@ -125,15 +116,7 @@ class UpstreamParser final : public bhttp::basic_parser<false> {
     if (n < body.size()) ec = bhttp::error::need_buffer;
     return n;
   }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view,
-                            boost::system::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
-                                 boost::system::error_code& ec) override {
-    return on_body_impl(body, ec);
-  }
-  void on_finish_impl(boost::system::error_code&) override {}
 
-  HeadFields& fields_;
   unsigned status_ = 0;
   char* data_ = nullptr;
   std::size_t size_ = 0;

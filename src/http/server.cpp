@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/json_text.h"
 #include "http/head.h"
+#include "http/head_parser.h"
 #include "http/sweeper.h"
 
 namespace stratus::http {
@@ -154,9 +155,11 @@ void Request::clear() {
 
 // Beast's request parsing (limits, chunked bodies, keep-alive rules) into a Request, without
 // Beast's field container.
-class RequestParser final : public bhttp::basic_parser<true> {
+class RequestParser final : public FieldsParser<true> {
  public:
-  explicit RequestParser(Request& req) : req_(req) { req_.clear(); }
+  explicit RequestParser(Request& req) : FieldsParser<true>(req.fields_), req_(req) {
+    req_.clear();
+  }
 
   // The fast path (see head.h): true when `buffer` began with a whole simple request, which
   // is now in the Request and consumed from the buffer. False: nothing was consumed, and this
@@ -188,11 +191,6 @@ class RequestParser final : public bhttp::basic_parser<true> {
     req_.start_.append(target.data(), target.size());
     req_.version_ = static_cast<unsigned>(version);
   }
-  void on_response_impl(int, beast::string_view, int, boost::system::error_code&) override {}
-  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
-                     boost::system::error_code&) override {
-    req_.fields_.add({name.data(), name.size()}, {value.data(), value.size()});
-  }
   void on_header_impl(boost::system::error_code&) override { req_.keep_alive_ = keep_alive(); }
   void on_body_init_impl(boost::optional<std::uint64_t> const& length,
                          boost::system::error_code&) override {
@@ -203,13 +201,6 @@ class RequestParser final : public bhttp::basic_parser<true> {
     req_.body_.append(body.data(), body.size());
     return body.size();
   }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view,
-                            boost::system::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
-                                 boost::system::error_code& ec) override {
-    return on_body_impl(body, ec);
-  }
-  void on_finish_impl(boost::system::error_code&) override {}
 
   Request& req_;
 };

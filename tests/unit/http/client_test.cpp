@@ -261,33 +261,36 @@ class RawOnce {
   std::thread thread_;
 };
 
-TEST(HttpClient, BodyThatEndsWithTheConnection_IsComplete) {
-  RawOnce srv("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello until close");
+// One fetch from a RawOnce server that answers `reply`; also the client's idle connections after.
+std::pair<core::Result<Reply>, std::size_t> fetch_raw(std::string reply) {
+  RawOnce srv(std::move(reply));
   net::io_context ioc;
   Client client(ioc);
   auto r = run(ioc, [&] { return fetch(client, request(srv.url())); });
+  return {std::move(r), client.idle_connections()};
+}
+
+TEST(HttpClient, BodyThatEndsWithTheConnection_IsComplete) {
+  auto [r, idle] =
+      fetch_raw("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello until close");
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->status, 200u);
   EXPECT_EQ(r->body, "hello until close");
-  EXPECT_EQ(client.idle_connections(), 0u);  // not reusable
+  EXPECT_EQ(idle, 0u);  // not reusable
 }
 
 TEST(HttpClient, HeadCutShort_IsUpstreamError) {
-  RawOnce srv("HTTP/1.1 200 OK\r\nContent-Ty");
-  net::io_context ioc;
-  Client client(ioc);
-  auto r = run(ioc, [&] { return fetch(client, request(srv.url())); });
+  auto [r, idle] = fetch_raw("HTTP/1.1 200 OK\r\nContent-Ty");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, ErrorKind::upstream) << r.error().message;
+  EXPECT_EQ(idle, 0u);
 }
 
 TEST(HttpClient, BodyCutShort_IsUpstreamError) {
-  RawOnce srv("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this");
-  net::io_context ioc;
-  Client client(ioc);
-  auto r = run(ioc, [&] { return fetch(client, request(srv.url())); });
+  auto [r, idle] = fetch_raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, ErrorKind::upstream) << r.error().message;
+  EXPECT_EQ(idle, 0u);
 }
 
 TEST(HttpClient, FinishBuffered_CompletesAStreamWhoseEndIsAlreadyHere) {
