@@ -8,7 +8,6 @@ namespace {
 
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 constexpr std::size_t kNpos = std::string_view::npos;
-constexpr std::size_t kMaxRawHint = 64 * 1024;
 
 // Position of the first \r or \n at or after `from`. Two memchr scans beat find_first_of,
 // which tests the set once per byte.
@@ -16,148 +15,212 @@ std::size_t find_line_end(std::string_view s, std::size_t from) {
   return std::min(s.find('\n', from), s.find('\r', from));
 }
 
-// A line's content never holds \r or \n, so stripping both from the back leaves exactly it.
-std::string_view strip_line_end(std::string_view line) {
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-  return line;
+SseEvent owned(const SseView& v) {
+  return SseEvent{std::string(v.event), std::string(v.data), std::string(v.id), std::string(v.raw)};
 }
 
 }  // namespace
 
+void SseReader::push(std::string_view bytes) {
+  if (pending_done_) {
+    pending_.clear();
+    pending_done_ = false;
+  }
+  if (!bom_checked_) {
+    // Holds back the first bytes until they are known to be, or not to be, a BOM.
+    const std::size_t have = bom_.size();
+    const std::size_t take = std::min(kBom.size() - have, bytes.size());
+    if (kBom.substr(have, take) != bytes.substr(0, take)) {
+      bom_checked_ = true;
+      if (have > 0) {  // the held-back bytes start an ordinary first line (no line end in them)
+        pending_.assign(bom_);
+        line_start_ = false;
+      }
+      bom_.clear();
+    } else if (have + take < kBom.size()) {
+      bom_.append(bytes);
+      bytes = {};
+    } else {
+      bom_checked_ = true;
+      bom_.clear();
+      bytes.remove_prefix(take);
+    }
+  }
+  in_ = bytes;
+  pos_ = 0;
+  lf_ = in_.find('\n');
+  cr_ = in_.find('\r');
+}
+
+bool SseReader::next(SseView& out) {
+  if (pending_done_) {
+    pending_.clear();
+    pending_done_ = false;
+  }
+  for (;;) {
+    const std::size_t start = pos_;
+    if (!pending_.empty()) {  // an event begun in an earlier push: complete it by a copy
+      const std::size_t end = scan(start);
+      if (end == kNpos) {
+        pending_.append(in_.substr(start));
+        pos_ = in_.size();
+        return false;
+      }
+      pending_.append(in_.substr(start, end - start));
+      pos_ = end;
+      if (dispatch(pending_, out)) {
+        pending_done_ = true;
+        return true;
+      }
+      pending_.clear();
+      continue;
+    }
+    if (start == in_.size()) return false;
+    lines_ = 0;  // a new event
+    saw_cr_ = false;
+    const std::size_t end = scan(start);
+    if (end == kNpos) {  // the rest is the start of an event: keep it for the next push
+      pending_.assign(in_.substr(start));
+      pos_ = in_.size();
+      return false;
+    }
+    pos_ = end;
+    if (dispatch(in_.substr(start, end - start), out)) return true;
+  }
+}
+
+void SseReader::push_end() {
+  if (has_partial()) push("\n\n");
+}
+
 void SseReader::feed(std::string_view bytes, std::vector<SseEvent>& out) {
-  if (!bom_checked_ && !skip_bom(bytes)) return;
-  if (!buf_.empty()) {
-    const std::size_t used = finish_buffered_line(bytes, out);
-    if (used == kNpos) return;
-    bytes.remove_prefix(used);
-  }
-  // Lines wholly inside `bytes` are parsed in place; bytes of the current event are copied
-  // once, into raw_, when the event ends or the feed does.
-  std::size_t event_start = 0;
-  std::size_t pos = 0;
-  std::size_t lf = bytes.find('\n');
-  std::size_t cr = bytes.find('\r');
-  while (true) {
-    if (lf < pos) lf = bytes.find('\n', pos);
-    if (cr < pos) cr = bytes.find('\r', pos);
-    const std::size_t end = std::min(lf, cr);
-    if (end == kNpos) break;
-    std::size_t next = end + 1;
-    if (end == cr) {
-      // A final \r may be half of a \r\n: wait for the next byte so that raw is the same
-      // however the stream is split.
-      if (next == bytes.size()) break;
-      if (bytes[next] == '\n') ++next;
-    }
-    const std::string_view line = bytes.substr(pos, end - pos);
-    if (line.empty()) {  // the event's bytes end here
-      raw_.append(bytes.substr(event_start, next - event_start));
-      event_start = next;
-    }
-    process_line(line, out);
-    pos = next;
-  }
-  append_raw(bytes.substr(event_start, pos - event_start));
-  buf_.assign(bytes.substr(pos));
-  last_was_cr_ = !buf_.empty() && buf_.back() == '\r';
+  push(bytes);
+  SseView v;
+  while (next(v)) out.push_back(owned(v));
 }
 
 void SseReader::finish(std::vector<SseEvent>& out) {
-  if (has_partial() || has_data_) feed("\n\n", out);
+  push_end();
+  SseView v;
+  while (next(v)) out.push_back(owned(v));
 }
 
-bool SseReader::has_partial() const { return !buf_.empty() || !raw_.empty(); }
+bool SseReader::has_partial() const {
+  return (!pending_done_ && !pending_.empty()) || !bom_.empty();
+}
 
-std::size_t SseReader::buffered() const { return buf_.size() + raw_.size(); }
+std::size_t SseReader::buffered() const {
+  return (pending_done_ ? 0 : pending_.size()) + bom_.size();
+}
 
-// Holds back the first bytes in buf_ until they are known to be, or not to be, a BOM.
-// Returns false while undecided.
-bool SseReader::skip_bom(std::string_view& bytes) {
-  const std::size_t have = buf_.size();
-  const std::size_t take = std::min(kBom.size() - have, bytes.size());
-  if (kBom.substr(have, take) != bytes.substr(0, take)) {
-    bom_checked_ = true;  // the held-back bytes are the start of an ordinary first line
-    return true;
+// Next \r or \n in in_ at or after `from`, from positions found once per push.
+std::size_t SseReader::line_end(std::size_t from) {
+  if (lf_ < from) lf_ = in_.find('\n', from);  // (npos is never below `from`)
+  if (cr_ < from) cr_ = in_.find('\r', from);
+  return std::min(lf_, cr_);
+}
+
+// Scans in_ from `i`, where the scan state says where the last scan stopped, to the end of
+// the event's blank line. Returns that position, or npos when in_ ends first (the state then
+// describes in_'s end).
+std::size_t SseReader::scan(std::size_t i) {
+  const std::size_t n = in_.size();
+  if (blank_cr_) {
+    if (i == n) return kNpos;
+    blank_cr_ = false;
+    return in_[i] == '\n' ? i + 1 : i;
   }
-  if (have + take < kBom.size()) {
-    buf_.append(bytes);
-    return false;
+  while (i < n) {
+    if (after_cr_) {
+      after_cr_ = false;
+      if (in_[i] == '\n') {
+        ++i;
+        continue;
+      }
+    }
+    if (line_start_) {
+      const char c = in_[i];
+      if (c == '\n') return i + 1;
+      if (c == '\r') {
+        saw_cr_ = true;
+        // A final \r may be half of a \r\n: wait for the next byte so that raw is the same
+        // however the stream is split.
+        if (i + 1 == n) {
+          blank_cr_ = true;
+          return kNpos;
+        }
+        return in_[i + 1] == '\n' ? i + 2 : i + 1;
+      }
+      line_start_ = false;
+    }
+    const std::size_t e = line_end(i);
+    if (e == kNpos) return kNpos;
+    line_start_ = true;
+    after_cr_ = in_[e] == '\r';
+    saw_cr_ |= after_cr_;
+    ++lines_;
+    i = e + 1;
   }
-  bom_checked_ = true;
-  buf_.clear();
-  bytes.remove_prefix(take);
+  return kNpos;
+}
+
+// One `data:` line ended by \n, then the blank line: the data is the line's rest. Anything
+// else is parsed line by line.
+bool SseReader::dispatch(std::string_view raw, SseView& out) {
+  constexpr std::string_view kData = "data:";
+  if (lines_ != 1 || saw_cr_ || !raw.starts_with(kData)) return parse(raw, out);
+  out = SseView{};
+  out.raw = raw;
+  std::string_view value = raw.substr(kData.size(), raw.size() - kData.size() - 2);
+  if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  out.data = value;
   return true;
 }
 
-// Completes the line started by an earlier feed. Returns how many bytes of `bytes` it took,
-// or npos when the line is still not complete.
-std::size_t SseReader::finish_buffered_line(std::string_view bytes, std::vector<SseEvent>& out) {
-  std::size_t used = 0;
-  if (last_was_cr_) {
-    if (bytes.empty()) return kNpos;
-    used = bytes.front() == '\n' ? 1 : 0;
-  } else {
-    const std::size_t end = find_line_end(bytes, 0);
-    if (end == kNpos || (bytes[end] == '\r' && end + 1 == bytes.size())) {
-      buf_.append(bytes);
-      last_was_cr_ = end != kNpos;
-      return kNpos;
+// The fields of one whole event (`raw` ends with its blank line). False when it has no data.
+bool SseReader::parse(std::string_view raw, SseView& out) {
+  out = SseView{};
+  out.raw = raw;
+  bool has_data = false;
+  bool joined = false;
+  std::size_t pos = 0;
+  std::size_t lf = raw.find('\n');
+  std::size_t cr = raw.find('\r');
+  while (pos < raw.size()) {
+    if (lf < pos) lf = raw.find('\n', pos);
+    if (cr < pos) cr = raw.find('\r', pos);
+    const std::size_t end = std::min({lf, cr, raw.size()});
+    if (end == pos) break;  // the blank line
+    const std::string_view line = raw.substr(pos, end - pos);
+    pos = end + 1;
+    if (end < raw.size() && raw[end] == '\r' && pos < raw.size() && raw[pos] == '\n') ++pos;
+    if (line.front() == ':') continue;  // comment
+    const std::size_t colon = line.find(':');
+    const std::string_view name = line.substr(0, colon);
+    std::string_view value;
+    if (colon != kNpos) {
+      value = line.substr(colon + 1);
+      if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     }
-    used = end + 1;
-    if (bytes[end] == '\r' && bytes[used] == '\n') ++used;
+    if (name == "data") {
+      if (!has_data) {
+        out.data = value;
+        has_data = true;
+      } else {
+        if (!joined) data_.assign(out.data);
+        joined = true;
+        data_.push_back('\n');
+        data_.append(value);
+      }
+    } else if (name == "event") {
+      out.event = value;
+    } else if (name == "id") {
+      if (value.find('\0') == kNpos) out.id = value;  // WHATWG ignores such ids
+    }
+    // `retry` and unknown fields are ignored.
   }
-  last_was_cr_ = false;
-  const std::size_t line_size = buf_.size() + used;
-  append_raw(buf_);
-  append_raw(bytes.substr(0, used));
-  buf_.clear();
-  process_line(strip_line_end(std::string_view(raw_).substr(raw_.size() - line_size)), out);
-  return used;
-}
-
-// `line` has no terminator. For a blank line, raw_ already holds the whole event.
-void SseReader::process_line(std::string_view line, std::vector<SseEvent>& out) {
-  if (line.empty()) {
-    end_event(out);
-    return;
-  }
-  if (line.front() == ':') return;  // comment
-  const std::size_t colon = line.find(':');
-  const std::string_view name = line.substr(0, colon);
-  std::string_view value;
-  if (colon != kNpos) {
-    value = line.substr(colon + 1);
-    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  }
-  if (name == "data") {
-    if (has_data_) current_.data.push_back('\n');
-    current_.data.append(value);
-    has_data_ = true;
-  } else if (name == "event") {
-    current_.event.assign(value);
-  } else if (name == "id") {
-    if (value.find('\0') == kNpos) current_.id.assign(value);  // WHATWG ignores such ids
-  }
-  // `retry` and unknown fields are ignored.
-}
-
-// For an event split across feeds, one allocation of about the last event's size replaces a
-// chain of regrowths: events of a stream tend to be alike.
-void SseReader::append_raw(std::string_view bytes) {
-  if (bytes.empty()) return;
-  if (raw_.empty()) raw_.reserve(std::max(raw_hint_, bytes.size()));
-  raw_.append(bytes);
-}
-
-void SseReader::end_event(std::vector<SseEvent>& out) {
-  if (has_data_) {
-    raw_hint_ = std::min(raw_.size(), kMaxRawHint);
-    current_.raw = std::move(raw_);
-    out.push_back(std::move(current_));
-  }
-  current_ = SseEvent{};
-  raw_.clear();
-  has_data_ = false;
+  if (joined) out.data = data_;
+  return has_data;
 }
 
 std::string encode_sse(std::string_view data, std::string_view event) {

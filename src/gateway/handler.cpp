@@ -1403,7 +1403,7 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
                                           bool client_wants_usage, AccessRecord& rec,
                                           Clock::time_point t0, Error& failure) {
   codec::SseReader reader;
-  std::vector<codec::SseEvent> events;
+  codec::SseView e;
   std::string out;
   bool started = false;
   bool content = false;
@@ -1427,10 +1427,9 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
       break;
     }
     if (piece->empty()) break;
-    events.clear();
-    reader.feed(*piece, events);
-    a.first_piece.reset();
-    for (auto& e : events) {
+    // Events whole in the piece are views into it; only one cut by the piece's end is copied.
+    reader.push(*piece);
+    while (reader.next(e)) {
       auto traits = api::scan_event(e.data);
       if (e.data == "[DONE]") {
         saw_done = true;
@@ -1438,7 +1437,7 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
         // (SAX passes, no tree: this is the last chunk of every stream.)
         if (auto u = api::usage_of_text(e.data)) rec.usage = u;
         if (!client_wants_usage && api::is_usage_only_text(e.data)) continue;
-      } else if (azure && e.data.find("\"choices\":[]") != std::string::npos) {
+      } else if (azure && e.data.find("\"choices\":[]") != std::string_view::npos) {
         continue;  // Azure's prompt_filter_results chunk: clients that read choices[0] choke on it
       }
       if (traits.content) {
@@ -1450,6 +1449,7 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
       }
       out += e.raw;
     }
+    a.first_piece.reset();
     if (out.empty() || (!started && !content && !saw_done)) continue;
     if (!started) {
       if (!co_await start_stream(ex, t, rec, t0)) break;

@@ -435,5 +435,110 @@ TEST(SseReader, Finish_DispatchesAnEventWithoutItsFinalBlankLine) {
   EXPECT_EQ(read_finished(": comment only").size(), 0u);
 }
 
+// The pull interface, each piece pushed from a buffer of its own that is overwritten as soon
+// as next() has said false: what spans pieces must have been copied by the reader.
+std::vector<SseEvent> pull_random_splits(std::string_view bytes, unsigned seed,
+                                         std::size_t max_piece) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<std::size_t> size(0, max_piece);
+  SseReader reader;
+  std::vector<SseEvent> out;
+  std::string piece;
+  std::size_t pos = 0;
+  while (pos < bytes.size()) {
+    const std::size_t n = std::min(size(rng), bytes.size() - pos);
+    piece.assign(bytes.substr(pos, n));
+    reader.push(piece);
+    SseView v;
+    while (reader.next(v)) {
+      out.push_back(
+          {std::string(v.event), std::string(v.data), std::string(v.id), std::string(v.raw)});
+    }
+    std::fill(piece.begin(), piece.end(), 'X');
+    pos += n;
+  }
+  return out;
+}
+
+bool inside(std::string_view part, std::string_view whole) {
+  return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
+}
+
+TEST(SseReader, Pull_RecordedStreams_RandomSplits_SameEventsAsWhole) {
+  for (const fs::path& path : all_fixtures()) {
+    SCOPED_TRACE(path.filename().string());
+    const std::string bytes = read_file(path);
+    const std::vector<SseEvent> whole = read_whole(bytes);
+    ASSERT_FALSE(whole.empty());
+    for (unsigned seed = 1; seed <= 20; ++seed) {
+      SCOPED_TRACE(seed);
+      EXPECT_EQ(flat(pull_random_splits(bytes, seed, seed < 10 ? 7 : 300)), flat(whole));
+    }
+  }
+}
+
+TEST(SseReader, Pull_MixedStream_AnySplit_SameEventsAsWhole) {
+  const auto whole = flat(read_whole(kMixedStream));
+  ASSERT_EQ(whole.size(), 4u);
+  for (unsigned seed = 1; seed <= 200; ++seed) {
+    EXPECT_EQ(flat(pull_random_splits(kMixedStream, seed, 1 + seed % 12)), whole) << seed;
+  }
+}
+
+TEST(SseReader, Pull_WholeEvents_AreViewsIntoThePushedBytes) {
+  const std::string bytes = read_file(fixtures("openai").front());
+  SseReader reader;
+  reader.push(bytes);
+  SseView v;
+  std::size_t n = 0;
+  while (reader.next(v)) {
+    ++n;
+    EXPECT_TRUE(inside(v.raw, bytes));
+    EXPECT_TRUE(inside(v.data, v.raw));
+  }
+  EXPECT_EQ(n, count_lines_starting_with(bytes, "data:"));
+  EXPECT_FALSE(reader.has_partial());
+}
+
+TEST(SseReader, Pull_EventSpanningPushes_IsCopiedAndKeptAfterTheBytesAreGone) {
+  SseReader reader;
+  SseView v;
+  std::string first = "data: a\n\ndata: b";
+  reader.push(first);
+  ASSERT_TRUE(reader.next(v));
+  EXPECT_EQ(v.data, "a");
+  EXPECT_TRUE(inside(v.raw, first));
+  EXPECT_FALSE(reader.next(v));
+  EXPECT_TRUE(reader.has_partial());
+  EXPECT_EQ(reader.buffered(), 7u);
+  first.assign(first.size(), 'X');
+  std::string second = "c\ndata: d\n\ndata: e\n\n";
+  reader.push(second);
+  ASSERT_TRUE(reader.next(v));
+  EXPECT_EQ(v.data, "bc\nd");
+  EXPECT_EQ(v.raw, "data: bc\ndata: d\n\n");
+  EXPECT_FALSE(inside(v.raw, second));
+  ASSERT_TRUE(reader.next(v));
+  EXPECT_EQ(v.data, "e");
+  EXPECT_TRUE(inside(v.raw, second));
+  EXPECT_FALSE(reader.next(v));
+  EXPECT_FALSE(reader.has_partial());
+}
+
+TEST(SseReader, PushEnd_DispatchesAnUnterminatedEvent_AndNothingWhenNoneIsPending) {
+  SseReader reader;
+  SseView v;
+  reader.push("data: a\n\ndata: b");
+  ASSERT_TRUE(reader.next(v));
+  ASSERT_FALSE(reader.next(v));
+  reader.push_end();
+  ASSERT_TRUE(reader.next(v));
+  EXPECT_EQ(v.data, "b");
+  EXPECT_EQ(v.raw, "data: b\n\n");
+  EXPECT_FALSE(reader.next(v));
+  reader.push_end();
+  EXPECT_FALSE(reader.next(v));
+}
+
 }  // namespace
 }  // namespace stratus::codec
