@@ -7,6 +7,10 @@
 #include <cstring>
 #include <functional>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/json_text.h"
 
 namespace stratus::api {
@@ -503,15 +507,24 @@ namespace {
 void skip_blanks(std::string_view& r) {
   while (!r.empty() && (r.front() == ' ' || r.front() == '\t')) r.remove_prefix(1);
 }
+// `key` (a literal) at `at` <= data.size(). Its length is a constant, so the compare is a
+// few inline loads, not a call.
+template <std::size_t N>
+bool key_at(std::string_view data, std::size_t at, const char (&key)[N]) {
+  constexpr std::size_t n = N - 1;
+  return data.size() - at >= n && std::memcmp(data.data() + at, key, n) == 0;
+}
 // What follows `key` at `at` (blanks skipped); empty when `key` is not there.
-std::string_view after_key(std::string_view data, std::size_t at, std::string_view key) {
-  if (data.compare(at, key.size(), key) != 0) return {};
-  auto r = data.substr(at + key.size());
+template <std::size_t N>
+std::string_view after_key(std::string_view data, std::size_t at, const char (&key)[N]) {
+  if (!key_at(data, at, key)) return {};
+  auto r = data.substr(at + N - 1);
   skip_blanks(r);
   return r;
 }
 // `key` at `at`, then a colon and a value that is a non-empty string.
-bool text_value(std::string_view data, std::size_t at, std::string_view key) {
+template <std::size_t N>
+bool text_value(std::string_view data, std::size_t at, const char (&key)[N]) {
   auto r = after_key(data, at, key);
   if (r.empty() || r.front() != ':') return false;
   r.remove_prefix(1);
@@ -568,49 +581,78 @@ bool is_usage_only_text(std::string_view text) {
          usage_of_text(text).has_value();
 }
 
-EventTraits scan_event(std::string_view data) {
-  EventTraits t;
-  auto usage = last_usage_value(data);
-  t.usage = usage && !usage->empty() && usage->front() == '{';
-  // Content: in the delta, so the scan starts there when there is one; then key by key.
-  // (Horspool with a table built once: glibc's memmem set up its two-way search for each of
-  // a stream's events, about 450 instructions apiece.)
-  static constexpr std::string_view kDelta = "\"delta\"";
-  static const std::boyer_moore_horspool_searcher delta(kDelta.begin(), kDelta.end());
-  std::size_t from = 0;
-  if (auto d = std::search(data.begin(), data.end(), delta); d != data.end()) {
-    from = static_cast<std::size_t>(d - data.begin()) + kDelta.size();
+namespace {
+// Where the first "delta" key ends, or npos. Quotes followed by a 'd' are found sixteen bytes
+// at a time where SSE2 is there (an event has about 30 quotes; "delta" is most often the
+// first such key), each checked for the whole key.
+std::size_t end_of_first_delta(std::string_view data) {
+  constexpr std::size_t kNpos = std::string_view::npos;
+  const char* p = data.data();
+  const std::size_t n = data.size();
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i d = _mm_set1_epi8('d');
+  for (; i + 17 <= n; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
+    auto m = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, quote), _mm_cmpeq_epi8(b, d))));
+    while (m != 0) {
+      const std::size_t at = i + static_cast<std::size_t>(__builtin_ctz(m)) + 1;
+      if (key_at(data, at, "delta\"")) return at + 6;
+      m &= m - 1;
+    }
   }
+#endif
+  for (; i + 1 < n; ++i) {
+    if (p[i] == '"' && p[i + 1] == 'd' && key_at(data, i + 1, "delta\"")) return i + 7;
+  }
+  return kNpos;
+}
+
+// From `from` on, a key that makes an event content: a non-empty text in content,
+// reasoning_content, reasoning or refusal, or a tool_calls key.
+bool has_content_key(std::string_view data, std::size_t from) {
   const char* p = data.data() + from;
   const char* end = data.data() + data.size();
   while (p < end) {
     const void* q = std::memchr(p, '"', static_cast<std::size_t>(end - p));
-    if (!q) break;
+    if (!q) return false;
     auto at = static_cast<std::size_t>(static_cast<const char*>(q) - data.data()) + 1;
     p = static_cast<const char*>(q) + 1;
-    if (at >= data.size()) break;
-    bool hit = false;
+    if (at >= data.size()) return false;
     switch (data[at]) {
       case 'c':
-        hit = text_value(data, at, "content\"");
+        if (text_value(data, at, "content\"")) return true;
         break;
       case 't': {
         auto r = after_key(data, at, "tool_calls\"");  // a key (a finish_reason value is not)
-        hit = !r.empty() && r.front() == ':';
+        if (!r.empty() && r.front() == ':') return true;
         break;
       }
       case 'r':
-        hit = text_value(data, at, "reasoning_content\"") || text_value(data, at, "reasoning\"") ||
-              text_value(data, at, "refusal\"");
+        if (text_value(data, at, "reasoning_content\"") || text_value(data, at, "reasoning\"") ||
+            text_value(data, at, "refusal\"")) {
+          return true;
+        }
         break;
       default:
         break;
     }
-    if (hit) {
-      t.content = true;
-      break;
-    }
   }
+  return false;
+}
+}  // namespace
+
+// Content is looked for from the first "delta" key on (the whole event when there is none);
+// usage is the value of the last "usage" key, found from the end (OpenAI puts it last).
+EventTraits scan_event(std::string_view data) {
+  EventTraits t;
+  const auto usage = last_usage_value(data);
+  t.usage = usage && !usage->empty() && usage->front() == '{';
+  const std::size_t delta = end_of_first_delta(data);
+  t.content = has_content_key(data, delta == std::string_view::npos ? 0 : delta);
   return t;
 }
 

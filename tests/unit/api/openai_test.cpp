@@ -407,6 +407,33 @@ TEST(ScanEvent, ContentToolCallsReasoningAndRefusalCount_EmptyTextDoesNot) {
   EXPECT_FALSE(scan_event(R"("content")").content);  // cut short: no value
 }
 
+// The scan reads sixteen bytes at a time: every key at every offset of a block, and at the
+// very end of the text.
+TEST(ScanEvent, KeysAtEveryOffset_SameAnswer) {
+  for (std::size_t pad = 0; pad <= 40; ++pad) {
+    SCOPED_TRACE(pad);
+    const std::string head = R"({"id":")" + std::string(pad, 'x') + R"(","choices":[{"delta":{)";
+    auto both = scan_event(head + R"("content":"Hi"}}],"usage":{"prompt_tokens":1}})");
+    EXPECT_TRUE(both.content);
+    EXPECT_TRUE(both.usage);
+    auto none = scan_event(head + R"("content":""}}],"usage":null})");
+    EXPECT_FALSE(none.content);
+    EXPECT_FALSE(none.usage);
+    EXPECT_TRUE(scan_event(head + R"("tool_calls":[]}}]})").content);
+    EXPECT_TRUE(scan_event(std::string(pad, ' ') + R"({"refusal":"no"})").content);
+    EXPECT_FALSE(scan_event(std::string(pad, ' ') + R"({"refusal":"")").content);
+  }
+}
+
+TEST(ScanEvent, ContentBeforeTheDelta_CountsOnlyWhenThereIsNoDelta) {
+  EXPECT_FALSE(scan_event(R"({"content":"x","choices":[{"delta":{}}]})").content);
+  EXPECT_TRUE(scan_event(R"({"choices":[{"message":{"content":"x"}}]})").content);
+  // The last usage key decides; an escaped one is inside a string.
+  EXPECT_FALSE(scan_event(R"({"usage":{"a":1},"x":{"usage":null}})").usage);
+  EXPECT_TRUE(scan_event(R"({"usage":null,"x":"\"usage\":{","usage":{"a":1}})").usage);
+  EXPECT_FALSE(scan_event(R"({"usage":null,"x":"\"usage\":{"})").usage);
+}
+
 // Every event of the recorded OpenAI streams: the scan agrees with a parse.
 TEST(ScanEvent, AgreesWithAParseOnRecordedStreams) {
   int checked = 0;
