@@ -570,45 +570,48 @@ std::optional<Usage> usage_of_text(std::string_view text) {
   return usage_of(v);
 }
 
-bool is_usage_only_text(std::string_view text) {
+bool has_empty_choices_text(std::string_view text) {
   json::parse_options opts;
   opts.max_depth = kMaxDepth;
   json::basic_parser<ChoicesScan> p(opts);
   boost::system::error_code ec;
   auto used = p.write_some(false, text.data(), text.size(), ec);
   const auto& h = p.handler();
-  return !ec && used == text.size() && h.top_object && h.seen && h.is_array && h.items == 0 &&
-         usage_of_text(text).has_value();
+  return !ec && used == text.size() && h.top_object && h.seen && h.is_array && h.items == 0;
+}
+
+bool is_usage_only_text(std::string_view text) {
+  return has_empty_choices_text(text) && usage_of_text(text).has_value();
 }
 
 namespace {
-// Where the first "delta" key ends, or npos. Quotes followed by a 'd' are found sixteen bytes
-// at a time where SSE2 is there (an event has about 30 quotes; "delta" is most often the
-// first such key), each checked for the whole key.
-std::size_t end_of_first_delta(std::string_view data) {
-  constexpr std::size_t kNpos = std::string_view::npos;
+// Calls f(i) for each i, in order, where data[i] is a quote and data[i + 1] is 'd' or 'u'
+// (a "delta" or "usage" key may start there). Sixteen bytes at a time where SSE2 is there:
+// an event has about 30 quotes, and one or two of these.
+template <class F>
+void for_each_d_or_u_quote(std::string_view data, F&& f) {
   const char* p = data.data();
   const std::size_t n = data.size();
   std::size_t i = 0;
 #if defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"');
   const __m128i d = _mm_set1_epi8('d');
+  const __m128i u = _mm_set1_epi8('u');
   for (; i + 17 <= n; i += 16) {
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
-    auto m = static_cast<unsigned>(
-        _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, quote), _mm_cmpeq_epi8(b, d))));
+    const __m128i letter = _mm_or_si128(_mm_cmpeq_epi8(b, d), _mm_cmpeq_epi8(b, u));
+    auto m =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, quote), letter)));
     while (m != 0) {
-      const std::size_t at = i + static_cast<std::size_t>(__builtin_ctz(m)) + 1;
-      if (key_at(data, at, "delta\"")) return at + 6;
+      f(i + static_cast<std::size_t>(__builtin_ctz(m)));
       m &= m - 1;
     }
   }
 #endif
   for (; i + 1 < n; ++i) {
-    if (p[i] == '"' && p[i + 1] == 'd' && key_at(data, i + 1, "delta\"")) return i + 7;
+    if (p[i] == '"' && (p[i + 1] == 'd' || p[i + 1] == 'u')) f(i);
   }
-  return kNpos;
 }
 
 // From `from` on, a key that makes an event content: a non-empty text in content,
@@ -645,13 +648,29 @@ bool has_content_key(std::string_view data, std::size_t from) {
 }
 }  // namespace
 
-// Content is looked for from the first "delta" key on (the whole event when there is none);
-// usage is the value of the last "usage" key, found from the end (OpenAI puts it last).
+// One pass finds the first "delta" key and the last "usage" key (OpenAI puts usage last; an
+// escaped quote is inside a string and does not count). Content is looked for from the delta
+// on, or in the whole event when there is none.
 EventTraits scan_event(std::string_view data) {
+  std::size_t delta = std::string_view::npos;
+  bool usage = false;
+  for_each_d_or_u_quote(data, [&](std::size_t quote) {
+    const std::size_t at = quote + 1;
+    if (data[at] == 'd') {
+      if (delta == std::string_view::npos && key_at(data, at, "delta\"")) {
+        delta = at + 6;
+      }
+      return;
+    }
+    if (quote > 0 && data[quote - 1] == '\\') return;
+    auto r = after_key(data, at, "usage\"");
+    if (r.empty() || r.front() != ':') return;
+    r.remove_prefix(1);
+    skip_blanks(r);
+    usage = !r.empty() && r.front() == '{';
+  });
   EventTraits t;
-  const auto usage = last_usage_value(data);
-  t.usage = usage && !usage->empty() && usage->front() == '{';
-  const std::size_t delta = end_of_first_delta(data);
+  t.usage = usage;
   t.content = has_content_key(data, delta == std::string_view::npos ? 0 : delta);
   return t;
 }

@@ -75,6 +75,9 @@ EventTraits scan_event(std::string_view data);
 bool is_usage_only_chunk(const boost::json::value& v);
 // The same from the chunk's text, without a tree (a SAX pass; invalid JSON is not one).
 bool is_usage_only_text(std::string_view text);
+// Its first half: valid JSON, an object whose top-level `choices` is an empty array (for a
+// caller that has read the usage already).
+bool has_empty_choices_text(std::string_view text);
 
 // GET /v1/models body for these aliases.
 std::string models_list(const std::vector<std::string>& aliases, long created);

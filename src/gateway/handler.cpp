@@ -407,16 +407,15 @@ class WorkerHandler {
     return Outcome::answered;
   }
   // Sends the head of an SSE answer (with the routing headers); false when the client is gone.
-  Task<bool> start_stream(Exchange& ex, const Target& t, AccessRecord& rec, Clock::time_point t0) {
+  void start_stream(Exchange& ex, const Target& t, AccessRecord& rec, Clock::time_point t0) {
     http::WireHead head(200);
     head.set("Content-Type", "text/event-stream; charset=utf-8");
     head.set("Cache-Control", "no-cache");
     add_route_headers(head, t, rec);
     rec.status = 200;
     rec.error.clear();
-    if (!co_await ex.start_chunked(head)) co_return false;
+    ex.start_chunked(head);  // (the head leaves with the first chunk)
     rec.ttfb_ms = ms_since(t0);
-    co_return true;
   }
   void start_attempt(const Target& t, AccessRecord& rec) {
     ++rec.attempts;
@@ -1352,7 +1351,7 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
     if (content) disarm_first_token(up, t);
     if (!out.empty() && !error) {
       if (!started) {
-        if (!co_await start_stream(ex, t, rec, t0)) break;
+        start_stream(ex, t, rec, t0);
         started = true;
         t.state->on_success(steady_ms(), a.ms);
         note_try(rec, t, 200, a.ms, {});
@@ -1429,14 +1428,16 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
     if (piece->empty()) break;
     // Events whole in the piece are views into it; only one cut by the piece's end is copied.
     reader.push(*piece);
+    if (out.capacity() < piece->size()) out.reserve(piece->size());
     while (reader.next(e)) {
       auto traits = api::scan_event(e.data);
       if (e.data == "[DONE]") {
         saw_done = true;
       } else if (traits.usage) {
         // (SAX passes, no tree: this is the last chunk of every stream.)
-        if (auto u = api::usage_of_text(e.data)) rec.usage = u;
-        if (!client_wants_usage && api::is_usage_only_text(e.data)) continue;
+        auto u = api::usage_of_text(e.data);
+        if (u) rec.usage = u;
+        if (u && !client_wants_usage && api::has_empty_choices_text(e.data)) continue;
       } else if (azure && e.data.find("\"choices\":[]") != std::string_view::npos) {
         continue;  // Azure's prompt_filter_results chunk: clients that read choices[0] choke on it
       }
@@ -1452,7 +1453,7 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
     a.first_piece.reset();
     if (out.empty() || (!started && !content && !saw_done)) continue;
     if (!started) {
-      if (!co_await start_stream(ex, t, rec, t0)) break;
+      start_stream(ex, t, rec, t0);
       started = true;
       t.state->on_success(steady_ms(), a.ms);
       note_try(rec, t, 200, a.ms, {});

@@ -5,7 +5,6 @@
 
 #include <array>
 #include <chrono>
-#include <cstdio>
 #include <thread>
 
 #include "core/error.h"
@@ -283,12 +282,11 @@ Task<bool> Exchange::send(const WireHead& head, std::string body) {
 
 // The head is kept until the first chunk so that both leave in one write; a stream whose
 // events are all ready at once (and its end) costs one system call.
-Task<bool> Exchange::start_chunked(bhttp::response<bhttp::empty_body> head) {
-  auto wire = wire_head(head.result_int(), head.base());
-  co_return co_await start_chunked(wire);
+void Exchange::start_chunked(bhttp::response<bhttp::empty_body> head) {
+  start_chunked(wire_head(head.result_int(), head.base()));
 }
 
-Task<bool> Exchange::start_chunked(const WireHead& head) {
+void Exchange::start_chunked(const WireHead& head) {
   responded_ = true;
   chunked_ = true;
   bool keep_alive = session_.keep_alive() && request_.keep_alive();
@@ -298,18 +296,33 @@ Task<bool> Exchange::start_chunked(const WireHead& head) {
   pending_head_ += head.fields();
   if (!keep_alive) pending_head_ += "Connection: close\r\n";
   pending_head_ += "Transfer-Encoding: chunked\r\n\r\n";
-  co_return true;
 }
+
+namespace {
+// "<size in hex>\r\n" into `out` (room for 16 digits and the line end); returns its length.
+std::size_t chunk_size_line(char* out, std::size_t size) {
+  char digits[16];
+  std::size_t n = 0;
+  do {
+    digits[n++] = "0123456789abcdef"[size & 0xF];
+    size >>= 4;
+  } while (size != 0);
+  for (std::size_t i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
+  out[n] = '\r';
+  out[n + 1] = '\n';
+  return n + 2;
+}
+}  // namespace
 
 Task<bool> Exchange::write_out(std::string_view data, bool last) {
   if (broken_) co_return false;
-  char size_line[24];
-  int size_len =
-      data.empty() ? 0 : std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+  if (data.empty() && !last && pending_head_.empty()) co_return true;  // nothing to send
+  char size_line[18];
+  const std::size_t size_len = data.empty() ? 0 : chunk_size_line(size_line, data.size());
   static constexpr std::string_view kCrlf = "\r\n";
   static constexpr std::string_view kLast = "0\r\n\r\n";
   std::array<net::const_buffer, 5> bufs{net::buffer(pending_head_),
-                                        net::buffer(size_line, static_cast<std::size_t>(size_len)),
+                                        net::buffer(size_line, size_len),
                                         net::buffer(data.data(), data.size()),
                                         net::buffer(kCrlf.data(), data.empty() ? 0 : kCrlf.size()),
                                         net::buffer(kLast.data(), last ? kLast.size() : 0)};
@@ -324,12 +337,10 @@ Task<bool> Exchange::write_out(std::string_view data, bool last) {
   co_return !ec;
 }
 
-Task<bool> Exchange::write_chunk(std::string_view data, bool last) {
-  if (data.empty() && !last && pending_head_.empty()) co_return !broken_;
-  co_return co_await write_out(data, last);
-}
+// (Not coroutines themselves: each would cost a frame and a resumption per chunk.)
+Task<bool> Exchange::write_chunk(std::string_view data, bool last) { return write_out(data, last); }
 
-Task<bool> Exchange::finish_chunked() { co_return co_await write_out({}, true); }
+Task<bool> Exchange::finish_chunked() { return write_out({}, true); }
 
 Task<bool> Exchange::client_gone() {
   auto& sock = session_.stream_;

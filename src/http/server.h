@@ -101,9 +101,9 @@ class Exchange {
   // Whole response; content-length and keep-alive are set here. False: the client is gone.
   Task<bool> send(StringResponse res);
   Task<bool> send(const WireHead& head, std::string body);
-  // The head is sent together with the first chunk.
-  Task<bool> start_chunked(bhttp::response<bhttp::empty_body> head);
-  Task<bool> start_chunked(const WireHead& head);
+  // The head is kept and sent together with the first chunk.
+  void start_chunked(bhttp::response<bhttp::empty_body> head);
+  void start_chunked(const WireHead& head);
   // `last`: this chunk ends the body (saves a separate write for the terminator).
   Task<bool> write_chunk(std::string_view data, bool last = false);
   Task<bool> finish_chunked();

@@ -343,10 +343,7 @@ class Handler {
       stats_.cancelled.fetch_add(1, std::memory_order_relaxed);
       co_return;
     }
-    if (!co_await ex.start_chunked(std::move(head))) {
-      stats_.cancelled.fetch_add(1, std::memory_order_relaxed);
-      co_return;
-    }
+    ex.start_chunked(std::move(head));
     bool paced = o.tokens_per_sec > 0;
     auto gap = std::chrono::microseconds(paced ? static_cast<long>(1e6 / o.tokens_per_sec) : 0);
     bool faults = o.close_after_chunks >= 0 || o.hang_after_chunks >= 0;
