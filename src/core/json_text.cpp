@@ -3,48 +3,15 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
+#include "core/ascii.h"
 #include "core/utf8.h"
 
 namespace stratus::core {
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.substr(run, i - run));
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-  }
-  out.append(s.substr(run));
-  out += '"';
-}
-
 namespace {
+
 // 1: a byte that can be copied as it is (printable ASCII but the quote and the backslash).
 constexpr auto kPlain = [] {
   std::array<unsigned char, 256> t{};
@@ -53,36 +20,87 @@ constexpr auto kPlain = [] {
   t['\\'] = 0;
   return t;
 }();
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+// The body of a JSON string literal; `ascii_only`: bytes >= 0x80 become '?'.
+char* write_escaped(char* p, std::string_view s, bool ascii_only) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  *p++ = '"';
+  std::size_t run = 0;  // start of the pending run of bytes that need no escaping
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x80 || !ascii_only)) continue;
+    p = put(p, s.substr(run, i - run));
+    run = i + 1;
+    switch (c) {
+      case '"':
+        p = put(p, "\\\"");
+        break;
+      case '\\':
+        p = put(p, "\\\\");
+        break;
+      case '\n':
+        p = put(p, "\\n");
+        break;
+      case '\r':
+        p = put(p, "\\r");
+        break;
+      case '\t':
+        p = put(p, "\\t");
+        break;
+      default:
+        if (c >= 0x80) {
+          *p++ = '?';
+          break;
+        }
+        p = put(p, "\\u00");
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 15];
+    }
+  }
+  p = put(p, s.substr(run));
+  *p++ = '"';
+  return p;
+}
+
+// Appends what `write` puts into at most `room` bytes.
+template <class Write>
+void append_with(std::string& out, std::size_t room, Write write) {
+  const std::size_t old = out.size();
+  out.resize_and_overwrite(old + room, [&](char* buf, std::size_t) {
+    return static_cast<std::size_t>(write(buf + old) - buf);
+  });
+}
+
 }  // namespace
 
-void append_json_text(std::string& out, std::string_view s) {
-  // The usual text (ids, paths, names) is plain ASCII: one check per byte, one copy.
+char* write_json_string(char* p, std::string_view s) { return write_escaped(p, s, false); }
+
+char* write_json_text(char* p, std::string_view s) {
+  // The usual text (ids, paths, names) is plain ASCII: checked eight bytes at a time, then
+  // byte by byte, and copied once.
   std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    const std::uint64_t x = load8(s.data() + i);
+    if (!printable8(x) || has_byte8(x, '"') || has_byte8(x, '\\')) break;
+  }
   while (i < s.size() && kPlain[static_cast<unsigned char>(s[i])]) ++i;
   if (i == s.size()) {
-    out += '"';
-    out.append(s);
-    out += '"';
-    return;
+    *p++ = '"';
+    p = put(p, s);
+    *p++ = '"';
+    return p;
   }
-  if (valid_utf8(s)) {
-    append_json_string(out, s);
-    return;
-  }
-  std::string ascii(s);
-  for (auto& c : ascii) {
-    if (static_cast<unsigned char>(c) >= 0x80) c = '?';
-  }
-  append_json_string(out, ascii);
+  return write_escaped(p, s, !valid_utf8(s));
 }
 
-void append_int(std::string& out, std::int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
+char* write_int(char* p, std::int64_t v) { return std::to_chars(p, p + kIntRoom, v).ptr; }
 
-void append_fixed(std::string& out, double v, int decimals) {
+char* write_fixed(char* p, double v, int decimals) {
   static constexpr std::int64_t kPow10[] = {1,      10,      100,      1000,      10000,
                                             100000, 1000000, 10000000, 100000000, 1000000000};
   if (decimals < 0) decimals = 0;
@@ -95,17 +113,34 @@ void append_fixed(std::string& out, double v, int decimals) {
   if (v < -limit) v = -limit;
   double scaled = std::round(std::fabs(v) * static_cast<double>(scale));
   auto units = static_cast<std::int64_t>(scaled);
-  if (v < 0 && units != 0) out += '-';
-  append_int(out, units / scale);
-  if (decimals == 0) return;
-  out += '.';
-  char frac[10];
+  if (v < 0 && units != 0) *p++ = '-';
+  p = write_int(p, units / scale);
+  if (decimals == 0) return p;
+  *p++ = '.';
   auto rest = units % scale;
   for (int i = decimals - 1; i >= 0; --i) {
-    frac[i] = static_cast<char>('0' + rest % 10);
+    p[i] = static_cast<char>('0' + rest % 10);
     rest /= 10;
   }
-  out.append(frac, static_cast<std::size_t>(decimals));
+  return p + decimals;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  append_with(out, json_text_room(s), [&](char* p) { return write_json_string(p, s); });
+}
+
+void append_json_text(std::string& out, std::string_view s) {
+  append_with(out, json_text_room(s), [&](char* p) { return write_json_text(p, s); });
+}
+
+void append_int(std::string& out, std::int64_t v) {
+  char buf[kIntRoom];
+  out.append(buf, write_int(buf, v));
+}
+
+void append_fixed(std::string& out, double v, int decimals) {
+  char buf[kFixedRoom];
+  out.append(buf, write_fixed(buf, v, decimals));
 }
 
 }  // namespace stratus::core

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 
@@ -102,12 +103,46 @@ std::string AccessLog::format(const AccessRecord& r) {
   return out;
 }
 
+namespace {
+// Room for the line: its fixed text, numbers at their longest, every text field escaped at
+// its longest (core::json_text_room).
+std::size_t line_room(const AccessRecord& r) {
+  std::size_t room = 640;
+  for (const std::string* s : {&r.request_id, &r.method, &r.path, &r.alias, &r.provider,
+                               &r.deployment, &r.key_id, &r.team, &r.task_id, &r.error}) {
+    room += core::json_text_room(*s);
+  }
+  if (r.tries.size() > 1) {
+    for (const auto& t : r.tries) {
+      room += 96 + core::json_text_room(t.deployment) + core::json_text_room(t.error);
+    }
+  }
+  return room;
+}
+
+// Writes into room made beforehand (line_room): no capacity check per piece.
+struct Cursor {
+  char* p;
+  void put(std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+  void put(char c) { *p++ = c; }
+  void text(std::string_view s) { p = core::write_json_text(p, s); }
+  void integer(std::int64_t v) { p = core::write_int(p, v); }
+  void fixed(double v, int decimals) { p = core::write_fixed(p, v, decimals); }
+  // `,"key":"value"`, left out when the value is empty.
+  void field(std::string_view key, std::string_view value) {
+    if (value.empty()) return;
+    put(key);
+    text(value);
+  }
+};
+}  // namespace
+
 // By hand, not through fmt or a json::object (this runs on every request): fixed-point numbers
 // (log tools read exponent forms poorly) and strings checked for UTF-8 (core/json_text.h).
 void AccessLog::format_to(std::string& out, const AccessRecord& r) {
-  using core::append_fixed;
-  using core::append_int;
-  using core::append_json_text;
   using namespace std::string_view_literals;
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
@@ -124,76 +159,76 @@ void AccessLog::format_to(std::string& out, const AccessRecord& r) {
                   tm.tm_sec);
     cached_sec = sec;
   }
-  out += R"({"time":")"sv;
-  out.append(cached, 19);
-  auto milli = static_cast<int>(ms % 1000);
-  out += '.';
-  out += static_cast<char>('0' + milli / 100);
-  out += static_cast<char>('0' + milli / 10 % 10);
-  out += static_cast<char>('0' + milli % 10);
-  out += R"(Z","request_id":)"sv;
-  append_json_text(out, r.request_id);
-  out += R"(,"method":)"sv;
-  append_json_text(out, r.method);
-  out += R"(,"path":)"sv;
-  append_json_text(out, r.path);
-  out += R"(,"status":)"sv;
-  append_int(out, r.status);
-  auto field = [&out](std::string_view key, std::string_view value) {
-    if (value.empty()) return;
-    out += key;
-    append_json_text(out, value);
-  };
-  field(R"(,"alias":)", r.alias);
-  field(R"(,"provider":)", r.provider);
-  field(R"(,"deployment":)", r.deployment);
-  if (r.attempts > 0) {
-    out += R"(,"attempts":)"sv;
-    append_int(out, r.attempts);
-  }
-  out += r.stream ? R"(,"stream":true,"latency_ms":)"sv : R"(,"stream":false,"latency_ms":)"sv;
-  append_fixed(out, r.latency_ms, 3);
-  if (r.ttfb_ms >= 0) {
-    out += R"(,"ttfb_ms":)"sv;
-    append_fixed(out, r.ttfb_ms, 3);
-  }
-  if (r.usage) {
-    out += R"(,"prompt_tokens":)"sv;
-    append_int(out, r.usage->prompt_tokens);
-    out += R"(,"completion_tokens":)"sv;
-    append_int(out, r.usage->completion_tokens);
-    out += R"(,"total_tokens":)"sv;
-    append_int(out, r.usage->total_tokens);
-    if (r.usage->cached_tokens) {
-      out += R"(,"cached_tokens":)"sv;
-      append_int(out, r.usage->cached_tokens);
+  const std::size_t old = out.size();
+  out.resize_and_overwrite(old + line_room(r), [&](char* buf, std::size_t) {
+    Cursor c{buf + old};
+    c.put(R"({"time":")"sv);
+    c.put(std::string_view(cached, 19));
+    auto milli = static_cast<int>(ms % 1000);
+    c.put('.');
+    c.put(static_cast<char>('0' + milli / 100));
+    c.put(static_cast<char>('0' + milli / 10 % 10));
+    c.put(static_cast<char>('0' + milli % 10));
+    c.put(R"(Z","request_id":)"sv);
+    c.text(r.request_id);
+    c.put(R"(,"method":)"sv);
+    c.text(r.method);
+    c.put(R"(,"path":)"sv);
+    c.text(r.path);
+    c.put(R"(,"status":)"sv);
+    c.integer(r.status);
+    c.field(R"(,"alias":)", r.alias);
+    c.field(R"(,"provider":)", r.provider);
+    c.field(R"(,"deployment":)", r.deployment);
+    if (r.attempts > 0) {
+      c.put(R"(,"attempts":)"sv);
+      c.integer(r.attempts);
     }
-  }
-  field(R"(,"key_id":)", r.key_id);
-  field(R"(,"team":)", r.team);
-  field(R"(,"task_id":)", r.task_id);
-  if (r.cost_usd >= 0) {
-    out += R"(,"cost_usd":)"sv;
-    append_fixed(out, r.cost_usd, 8);
-  }
-  field(R"(,"error":)", r.error);
-  if (r.tries.size() > 1) {
-    out += R"(,"tries":[)"sv;
-    for (std::size_t i = 0; i < r.tries.size(); ++i) {
-      const auto& t = r.tries[i];
-      if (i) out += ',';
-      out += R"({"deployment":)"sv;
-      append_json_text(out, t.deployment);
-      out += R"(,"status":)"sv;
-      append_int(out, t.status);
-      out += R"(,"ms":)"sv;
-      append_fixed(out, t.ms, 3);
-      field(R"(,"error":)", t.error);
-      out += '}';
+    c.put(r.stream ? R"(,"stream":true,"latency_ms":)"sv : R"(,"stream":false,"latency_ms":)"sv);
+    c.fixed(r.latency_ms, 3);
+    if (r.ttfb_ms >= 0) {
+      c.put(R"(,"ttfb_ms":)"sv);
+      c.fixed(r.ttfb_ms, 3);
     }
-    out += ']';
-  }
-  out += '}';
+    if (r.usage) {
+      c.put(R"(,"prompt_tokens":)"sv);
+      c.integer(r.usage->prompt_tokens);
+      c.put(R"(,"completion_tokens":)"sv);
+      c.integer(r.usage->completion_tokens);
+      c.put(R"(,"total_tokens":)"sv);
+      c.integer(r.usage->total_tokens);
+      if (r.usage->cached_tokens) {
+        c.put(R"(,"cached_tokens":)"sv);
+        c.integer(r.usage->cached_tokens);
+      }
+    }
+    c.field(R"(,"key_id":)", r.key_id);
+    c.field(R"(,"team":)", r.team);
+    c.field(R"(,"task_id":)", r.task_id);
+    if (r.cost_usd >= 0) {
+      c.put(R"(,"cost_usd":)"sv);
+      c.fixed(r.cost_usd, 8);
+    }
+    c.field(R"(,"error":)", r.error);
+    if (r.tries.size() > 1) {
+      c.put(R"(,"tries":[)"sv);
+      for (std::size_t i = 0; i < r.tries.size(); ++i) {
+        const auto& t = r.tries[i];
+        if (i) c.put(',');
+        c.put(R"({"deployment":)"sv);
+        c.text(t.deployment);
+        c.put(R"(,"status":)"sv);
+        c.integer(t.status);
+        c.put(R"(,"ms":)"sv);
+        c.fixed(t.ms, 3);
+        c.field(R"(,"error":)", t.error);
+        c.put('}');
+      }
+      c.put(']');
+    }
+    c.put('}');
+    return static_cast<std::size_t>(c.p - buf);
+  });
 }
 
 }  // namespace stratus::gateway

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstring>
 
+#include "core/ascii.h"
+
 namespace stratus::http {
 
 namespace {
@@ -28,17 +30,10 @@ constexpr std::array<bool, 256> kValue = [] {
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
-// True when every byte of [p, e) is printable ASCII (0x20-0x7e), eight at a time: x - 0x20
-// sets a byte's high bit below 0x20 (and from 0xa0), x + 1 from 0x7f; a borrow or carry comes
-// only from a byte that is flagged itself, so nothing outside the range goes unseen.
+// True when every byte of [p, e) is printable ASCII (0x20-0x7e), eight at a time.
 bool printable(const char* p, const char* e) {
-  constexpr std::uint64_t k01 = 0x0101010101010101ull;
-  constexpr std::uint64_t k80 = 0x8080808080808080ull;
-  while (e - p >= 8) {
-    std::uint64_t x;
-    std::memcpy(&x, p, 8);
-    if (((x - 0x20 * k01) | (x + k01)) & k80) return false;
-    p += 8;
+  for (; e - p >= 8; p += 8) {
+    if (!core::printable8(core::load8(p))) return false;
   }
   for (; p < e; ++p) {
     auto c = static_cast<unsigned char>(*p);

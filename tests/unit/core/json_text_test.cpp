@@ -61,5 +61,48 @@ TEST(JsonText, TextThatIsNotUtf8_BecomesAscii) {
   EXPECT_EQ(out, R"("x??\"")");
 }
 
+// Plain text is checked eight bytes at a time: a byte that needs care at every offset of a
+// long value must still be escaped (or, in text that is not UTF-8, replaced).
+TEST(JsonText, SpecialByteAtEveryOffset_EscapedAsOneByOne) {
+  for (char special : {'"', '\\', '\x01', '\x1f', '\x7f', '\n'}) {
+    for (std::size_t at = 0; at < 40; ++at) {
+      std::string raw(40, 'a');
+      raw[at] = special;
+      std::string out = "x";
+      append_json_text(out, raw);
+      ASSERT_EQ(out.front(), 'x');
+      EXPECT_EQ(boost::json::parse(out.substr(1)).as_string(), raw) << int(special) << " " << at;
+    }
+  }
+  for (std::size_t at = 0; at < 40; ++at) {
+    std::string raw(40, 'a');
+    raw[at] = '\xff';
+    std::string out;
+    append_json_text(out, raw);
+    std::string expected = raw;
+    expected[at] = '?';
+    EXPECT_EQ(boost::json::parse(out).as_string(), expected) << at;
+  }
+}
+
+// The writers behind the append functions stay within the room they announce.
+TEST(JsonText, WritersStayWithinTheirRoom) {
+  const std::string worst(50, '\x01');
+  std::string buf(json_text_room(worst) + 1, '#');
+  char* end = write_json_string(buf.data(), worst);
+  EXPECT_EQ(static_cast<std::size_t>(end - buf.data()), json_text_room(worst));
+  EXPECT_EQ(buf.back(), '#');
+  char num[kFixedRoom + 1];
+  num[kFixedRoom] = '#';
+  end = write_fixed(num, -1e300, 9);
+  EXPECT_LE(static_cast<std::size_t>(end - num), kFixedRoom);
+  EXPECT_EQ(num[kFixedRoom], '#');
+  char i[kIntRoom + 1];
+  i[kIntRoom] = '#';
+  end = write_int(i, INT64_MIN);
+  EXPECT_EQ(std::string(i, end), "-9223372036854775808");
+  EXPECT_EQ(i[kIntRoom], '#');
+}
+
 }  // namespace
 }  // namespace stratus::core

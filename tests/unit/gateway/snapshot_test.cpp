@@ -338,6 +338,39 @@ TEST(AccessLogFormat, ValidUtf8Path_IsKept) {
   EXPECT_EQ(v.at("path").as_string(), r.path);
 }
 
+// The line is written into room sized beforehand: every text field at its longest escape
+// (\u00XX per byte), numbers at their longest, several tries; it must all fit and read back.
+TEST(AccessLogFormat, WorstCaseEscapesAndNumbers_FitAndReadBack) {
+  const std::string nasty(300, '\x01');
+  AccessRecord r;
+  for (std::string* s : {&r.request_id, &r.method, &r.path, &r.alias, &r.provider, &r.deployment,
+                         &r.key_id, &r.team, &r.task_id, &r.error}) {
+    *s = nasty;
+  }
+  r.status = -2147483647;
+  r.attempts = 2147483647;
+  r.latency_ms = -1e300;
+  r.ttfb_ms = 1e300;
+  r.cost_usd = 1e300;
+  r.usage = api::Usage{};
+  r.usage->prompt_tokens = std::numeric_limits<long>::min();
+  r.usage->completion_tokens = std::numeric_limits<long>::max();
+  r.usage->total_tokens = std::numeric_limits<long>::max();
+  r.usage->cached_tokens = std::numeric_limits<long>::min();
+  for (int i = 0; i < 5; ++i) r.tries.push_back({nasty, -1, -1e300, nasty});
+  std::string out = "previous line\n";
+  AccessLog::format_to(out, r);
+  ASSERT_TRUE(out.starts_with("previous line\n"));
+  auto v = json::parse(out.substr(14)).as_object();
+  EXPECT_EQ(v.at("request_id").as_string(), nasty);
+  EXPECT_EQ(v.at("task_id").as_string(), nasty);
+  EXPECT_EQ(v.at("error").as_string(), nasty);
+  EXPECT_EQ(v.at("completion_tokens").as_int64(), std::numeric_limits<long>::max());
+  EXPECT_EQ(v.at("cached_tokens").as_int64(), std::numeric_limits<long>::min());
+  ASSERT_EQ(v.at("tries").as_array().size(), 5u);
+  EXPECT_EQ(v.at("tries").as_array()[4].at("error").as_string(), nasty);
+}
+
 TEST(AccessLogFormat, NeverContainsCredentials) {
   // The record has no field for headers or keys; check that nothing resembling one leaks
   // from the fields it does have.
