@@ -897,16 +897,22 @@ Task<core::Result<Attempt>> WorkerHandler::attempt(const ClientRequest& creq, bo
   if (stream && a.status == 200) {
     // A stream's first byte is its first body bytes, not its head.
     arm_first_token(**res, t, start);
-    auto first = co_await (*res)->read_some();
-    if (!first) co_return std::unexpected(first.error());
-    a.first_piece.emplace(*first);
+    auto first = (*res)->next_buffered();
+    if (!first) first.emplace(co_await (*res)->read_some());
+    if (!*first) co_return std::unexpected(first->error());
+    a.first_piece.emplace(**first);
     a.response = std::move(*res);
     a.ms = ms_since(start);
     co_return a;
   }
-  auto body = co_await (*res)->read_all();
-  if (!body) co_return std::unexpected(body.error());
-  a.body = std::move(*body);
+  // A small answer is most often buffered whole with its head: no read_all coroutine then.
+  std::optional<core::Error> error;
+  if (!(*res)->read_buffered(a.body, ClientResponse::kMaxBody, error)) {
+    auto body = co_await (*res)->read_all(ClientResponse::kMaxBody, std::move(a.body));
+    if (!body) co_return std::unexpected(body.error());
+    a.body = std::move(*body);
+  }
+  if (error) co_return std::unexpected(std::move(*error));
   a.ms = ms_since(start);
   co_return a;
 }
@@ -1313,7 +1319,11 @@ Task<Outcome> WorkerHandler::relay_translated_stream(Exchange& ex, Attempt& a, c
       piece = std::string_view(*a.first_piece);
     } else {
       if (!content) arm_first_token(up, t, start);
-      piece = co_await up.read_some();
+      if (auto buffered = up.next_buffered()) {
+        piece = std::move(*buffered);
+      } else {
+        piece = co_await up.read_some();
+      }
     }
     if (ex.client_left()) co_return client_left(rec, t0, "client closed the stream");
     if (!piece) {
@@ -1418,7 +1428,11 @@ Task<Outcome> WorkerHandler::relay_stream(Exchange& ex, Attempt& a, const Target
       piece = std::string_view(*a.first_piece);
     } else {
       if (!content) arm_first_token(up, t, start);
-      piece = co_await up.read_some();
+      if (auto buffered = up.next_buffered()) {
+        piece = std::move(*buffered);
+      } else {
+        piece = co_await up.read_some();
+      }
     }
     if (ex.client_left()) co_return client_left(rec, t0, "client closed the stream");
     if (!piece) {

@@ -229,38 +229,42 @@ std::string_view ClientResponse::header(std::string_view name) const {
 
 bool ClientResponse::done() const { return conn_->parser()->is_done(); }
 
-Task<Result<std::string_view>> ClientResponse::read_some() {
+std::optional<Result<std::string_view>> ClientResponse::next_buffered() {
   auto& parser = *conn_->parser();
-  while (!parser.is_done()) {
+  auto& buf = conn_->buffer();
+  for (;;) {
+    if (parser.is_done()) return std::string_view{};
+    if (buf.size() == 0) return std::nullopt;
     parser.set_buffer(conn_->body_buf(), Connection::kBodyBuf);
-    // Bytes already buffered are parsed at once: no asynchronous operation to post.
-    if (auto& buf = conn_->buffer(); buf.size() > 0) {
-      boost::system::error_code pec;
-      std::size_t used = parser.put(buf.data(), pec);
-      buf.consume(used);
-      if (pec == bhttp::error::need_buffer || pec == bhttp::error::need_more) pec = {};
-      if (pec) {
-        co_return std::unexpected(core::Error::make(
-            ErrorKind::upstream, "malformed upstream response: " + pec.message()));
-      }
-      std::size_t got = Connection::kBodyBuf - parser.buffer_left();
-      if (got > 0) co_return std::string_view(conn_->body_buf(), got);
-      if (parser.is_done()) break;
-      if (used > 0) continue;
-      parser.set_buffer(conn_->body_buf(), Connection::kBodyBuf);
+    boost::system::error_code pec;
+    std::size_t used = parser.put(buf.data(), pec);
+    buf.consume(used);
+    if (pec == bhttp::error::need_buffer || pec == bhttp::error::need_more) pec = {};
+    if (pec) {
+      return std::unexpected(
+          core::Error::make(ErrorKind::upstream, "malformed upstream response: " + pec.message()));
     }
+    std::size_t got = Connection::kBodyBuf - parser.buffer_left();
+    if (got > 0) return std::string_view(conn_->body_buf(), got);
+    if (used == 0) return std::nullopt;  // a part of a chunk header, say: wait for more
+  }
+}
+
+Task<Result<std::string_view>> ClientResponse::read_some() {
+  for (;;) {
+    // Bytes already buffered are parsed at once: no asynchronous operation to post.
+    if (auto piece = next_buffered()) co_return std::move(*piece);
     conn_->arm(until(deadline_, idle_ms_));
     auto [ec, n] = co_await conn_->read_more();
     conn_->disarm();
     if (ec == net::error::eof) {
-      ec = at_eof(parser);
+      ec = at_eof(*conn_->parser());
       if (!ec) continue;  // complete
     }
     if (ec)
       co_return std::unexpected(transport_error(ec, read_phase_, deadline_, conn_->expired()));
     conn_->buffer().commit(n);
   }
-  co_return std::string_view{};
 }
 
 bool ClientResponse::finish_buffered() {
@@ -281,10 +285,32 @@ bool ClientResponse::finish_buffered() {
   return parser.is_done();
 }
 
-Task<Result<std::string>> ClientResponse::read_all(std::size_t limit) {
-  std::string out;
-  if (auto cl = conn_->parser()->content_length(); cl && *cl <= limit) out.reserve(*cl);
+bool ClientResponse::read_buffered(std::string& out, std::size_t limit,
+                                   std::optional<core::Error>& error) {
+  if (auto cl = conn_->parser()->content_length(); cl && *cl <= limit && out.capacity() < *cl) {
+    out.reserve(*cl);
+  }
   for (;;) {
+    auto piece = next_buffered();
+    if (!piece) return false;
+    if (!*piece) {
+      error = piece->error();
+      return true;
+    }
+    if ((*piece)->empty()) return true;
+    if (out.size() + (*piece)->size() > limit) {
+      abandoned_ = true;
+      error = core::Error::make(ErrorKind::upstream, "upstream response body too large");
+      return true;
+    }
+    out.append(**piece);
+  }
+}
+
+Task<Result<std::string>> ClientResponse::read_all(std::size_t limit, std::string out) {
+  std::optional<core::Error> error;
+  while (!read_buffered(out, limit, error)) {
+    // Nothing more buffered: read_some waits for bytes and hands back the next piece.
     auto piece = co_await read_some();
     if (!piece) co_return std::unexpected(piece.error());
     if (piece->empty()) break;
@@ -295,6 +321,7 @@ Task<Result<std::string>> ClientResponse::read_all(std::size_t limit) {
     }
     out.append(*piece);
   }
+  if (error) co_return std::unexpected(std::move(*error));
   co_return out;
 }
 
@@ -372,9 +399,7 @@ Task<Result<std::unique_ptr<Connection>>> Client::connect(const ClientRequest& r
   co_return conn;
 }
 
-Task<Result<std::unique_ptr<Connection>>> Client::acquire(const ClientRequest& req, Pool& pool,
-                                                          const Origin& origin,
-                                                          Clock::time_point deadline) {
+std::unique_ptr<Connection> Client::take_idle(Pool& pool) {
   while (!pool.idle.empty()) {
     auto conn = std::move(pool.idle.back());
     pool.idle.pop_back();
@@ -384,10 +409,17 @@ Task<Result<std::unique_ptr<Connection>>> Client::acquire(const ClientRequest& r
     bool fresh = Clock::now() - conn->idle_since < std::chrono::seconds(2);
     if (fresh || conn->still_open()) {
       conn->reused = true;
-      co_return conn;
+      return conn;
     }
     --pool.open;
   }
+  return nullptr;
+}
+
+Task<Result<std::unique_ptr<Connection>>> Client::acquire(const ClientRequest& req, Pool& pool,
+                                                          const Origin& origin,
+                                                          Clock::time_point deadline) {
+  if (auto conn = take_idle(pool)) co_return conn;
   while (pool.open >= req.max_connections) {
     net::steady_timer wait(ioc_, until(deadline, req.timeouts.connect_ms));
     pool.waiters.push_back(&wait);
@@ -466,7 +498,9 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
   // A pooled connection may have been closed by the server just as we reused it; then the
   // request is sent once more on a new connection, as browsers and SDK clients do.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto conn = co_await acquire(req, pool, origin, deadline);
+    // An idle pooled connection is taken here, without a coroutine of its own.
+    Result<std::unique_ptr<Connection>> conn{take_idle(pool)};
+    if (!*conn) conn = co_await acquire(req, pool, origin, deadline);
     if (!conn) co_return std::unexpected(conn.error());
     auto& c = **conn;
     bool reused = c.reused;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -64,12 +65,22 @@ class ClientResponse {
     idle_ms_ = ms;
     read_phase_ = phase;
   }
-  // The whole body, up to `limit` bytes.
-  Task<core::Result<std::string>> read_all(std::size_t limit = 64 * 1024 * 1024);
+  // The whole body, up to `limit` bytes (after `out`, what read_buffered gave so far).
+  static constexpr std::size_t kMaxBody = 64 * 1024 * 1024;
+  Task<core::Result<std::string>> read_all(std::size_t limit = kMaxBody, std::string out = {});
+  // The part of read_all that needs no waiting: appends the body bytes already buffered to
+  // `out`. True when the body is complete (or failed: `error` says why); false when more must
+  // be read, with read_all(limit, std::move(out)). A small answer that came with its head
+  // takes no coroutine at all.
+  bool read_buffered(std::string& out, std::size_t limit, std::optional<core::Error>& error);
   // Parses what is already buffered, dropping any body bytes (e.g. a stream's end after the
   // last event the caller wanted), without waiting; true when the response is now complete,
   // so the connection can go back to the pool without a drain.
   bool finish_buffered();
+  // The part of read_some that needs no waiting: what the bytes already buffered give (a
+  // piece of the body, its end as an empty view, or an error); nullopt when more bytes must
+  // be read first, with read_some().
+  std::optional<core::Result<std::string_view>> next_buffered();
 
  private:
   Client& client_;
@@ -98,6 +109,8 @@ class Client {
   struct Origin;
   struct Pool;
   static core::Result<Origin> parse_origin(const std::string& url);
+  // A pooled connection that is still open, or null.
+  std::unique_ptr<Connection> take_idle(Pool& pool);
   Task<core::Result<std::unique_ptr<Connection>>> acquire(
       const ClientRequest& req, Pool& pool, const Origin& origin,
       std::chrono::steady_clock::time_point deadline);
