@@ -341,7 +341,7 @@ class WorkerHandler {
   Task<void> respond(Exchange& ex, const http::WireHead& head, std::string body, AccessRecord& rec,
                      Clock::time_point t0) {
     rec.status = static_cast<int>(head.status());
-    co_await ex.send(head, std::move(body));
+    if (!ex.send_now(head, std::move(body))) co_await ex.finish_send();
     finish(rec, t0);
   }
 
@@ -1288,7 +1288,10 @@ Task<Outcome> WorkerHandler::conclude(Exchange& ex, Endpoint ep, Inbound& in, co
   if (!a.retry_after.empty()) out.set("Retry-After", a.retry_after);
   add_route_headers(out, t, rec);
   rec.ttfb_ms = ms_since(t0);
-  co_await respond(ex, out, std::move(body), rec, t0);
+  // (respond() inlined: the answer usually leaves at once, with no frame for the write.)
+  rec.status = static_cast<int>(out.status());
+  if (!ex.send_now(out, std::move(body))) co_await ex.finish_send();
+  finish(rec, t0);
   co_return Outcome::answered;
 }
 

@@ -108,7 +108,8 @@ class Session : public Deadline {
   // stream's per-operation timer bookkeeping showed in profiles.
   tcp::socket stream_;
   beast::flat_buffer buffer_;
-  Request request_;                                   // the one being read or answered
+  std::string out_;  // the head of the answer being sent (Exchange::send_now)
+  Request request_;  // the one being read or answered
   std::shared_ptr<net::cancellation_signal> cancel_;  // bound to this session's coroutine
   std::shared_ptr<Watch> watch_;
   // The watch starts at the sweeper's next tick (at most 100 ms on), not with the request: most
@@ -258,26 +259,42 @@ Task<bool> Exchange::send(StringResponse res) {
 }
 
 Task<bool> Exchange::send(const WireHead& head, std::string body) {
+  if (send_now(head, std::move(body))) co_return !broken_;
+  co_return co_await finish_send();
+}
+
+bool Exchange::send_now(const WireHead& head, std::string body) {
   responded_ = true;
-  bool keep_alive = session_.keep_alive() && request_.keep_alive();
-  std::string out;
-  out.reserve(head.fields().size() + 80);
+  keep_alive_after_ = session_.keep_alive() && request_.keep_alive();
+  auto& out = session_.out_;  // the connection's, reused: no allocation once warm
+  out.clear();
   append_status_line(out, head.status());
   out += head.fields();
   using namespace std::string_view_literals;
-  if (!keep_alive) out += "Connection: close\r\n"sv;
+  if (!keep_alive_after_) out += "Connection: close\r\n"sv;
   out += "Content-Length: "sv;
   core::append_int(out, static_cast<std::int64_t>(body.size()));
   out += "\r\n\r\n"sv;
-  std::array<net::const_buffer, 2> bufs{net::buffer(out), net::buffer(body)};
+  body_ = std::move(body);
+  std::array<net::const_buffer, 2> bufs{net::buffer(out), net::buffer(body_)};
   session_.arm(ms(session_.server_.options_.write_timeout_ms));
-  std::size_t n = 0;
-  auto ec = write_now(session_.stream_, bufs, n);
-  if (!ec && n < net::buffer_size(bufs)) ec = co_await write_rest(session_.stream_, bufs, n);
+  auto ec = write_now(session_.stream_, bufs, sent_);
+  if (!ec && sent_ < net::buffer_size(bufs)) return false;  // finish_send() writes the rest
+  end_send(ec);
+  return true;
+}
+
+Task<bool> Exchange::finish_send() {
+  std::array<net::const_buffer, 2> bufs{net::buffer(session_.out_), net::buffer(body_)};
+  auto ec = co_await write_rest(session_.stream_, bufs, sent_);
+  end_send(ec);
+  co_return !ec;
+}
+
+void Exchange::end_send(boost::system::error_code ec) {
   session_.disarm();
   if (ec) broken_ = true;
-  session_.keep_alive_ = !ec && keep_alive;
-  co_return !ec;
+  session_.keep_alive_ = !ec && keep_alive_after_;
 }
 
 // The head is kept until the first chunk so that both leave in one write; a stream whose

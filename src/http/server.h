@@ -101,6 +101,12 @@ class Exchange {
   // Whole response; content-length and keep-alive are set here. False: the client is gone.
   Task<bool> send(StringResponse res);
   Task<bool> send(const WireHead& head, std::string body);
+  // send() in two halves, for a caller that wants no coroutine frame when the kernel takes the
+  // whole answer at once (the usual case): send_now() writes what it can and says whether that
+  // was all; if not, co_await finish_send() writes the rest. Either way broken() tells whether
+  // the client got it.
+  bool send_now(const WireHead& head, std::string body);
+  Task<bool> finish_send();
   // The head is kept and sent together with the first chunk.
   void start_chunked(bhttp::response<bhttp::empty_body> head);
   void start_chunked(const WireHead& head);
@@ -131,10 +137,14 @@ class Exchange {
 
  private:
   Task<bool> write_out(std::string_view data, bool last);
+  void end_send(boost::system::error_code ec);
 
   Session& session_;
   Request& request_;
   std::string pending_head_;
+  std::string body_;      // send_now: the body being sent
+  std::size_t sent_ = 0;  // send_now: bytes of head and body written so far
+  bool keep_alive_after_ = false;
   bool responded_ = false;
   bool broken_ = false;
   bool chunked_ = false;

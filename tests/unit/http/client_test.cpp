@@ -150,6 +150,34 @@ TEST(HttpClient, ErrorStatus_IsAResponseNotAnError) {
   EXPECT_EQ(r->body, R"({"error":{"message":"slow down"}})");
 }
 
+// An answer larger than the socket buffers: send() writes what the kernel takes at once and
+// the rest after (finish_send); the connection is reusable afterwards.
+std::string big_body() {
+  std::string body(12 * 1024 * 1024, ' ');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 23);
+  return body;
+}
+
+TEST(HttpClient, LargeAnswer_ArrivesWholeAndTheConnectionIsReused) {
+  TestServer srv([](Exchange& ex) -> Task<void> {
+    if (ex.request().target() == "/big") {
+      co_await ex.send(json_response(200, big_body()));
+    } else {
+      co_await echo(ex);
+    }
+  });
+  net::io_context ioc;
+  Client client(ioc);
+  auto big = run(ioc, [&] { return fetch(client, request(srv.url("/big"))); });
+  ASSERT_TRUE(big.has_value()) << big.error().message;
+  EXPECT_EQ(big->status, 200u);
+  EXPECT_TRUE(big->body == big_body());
+  auto next = run(ioc, [&] { return fetch(client, request(srv.url("/after"))); });
+  ASSERT_TRUE(next.has_value()) << next.error().message;
+  EXPECT_EQ(json::parse(next->body).at("target").as_string(), "/after");
+  EXPECT_EQ(srv.server().open_connections(), 1);  // the same connection served both
+}
+
 TEST(HttpClient, SecondRequest_ReusesPooledConnection) {
   TestServer srv(echo);
   net::io_context ioc;
