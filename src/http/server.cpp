@@ -92,7 +92,6 @@ class Session : public Deadline {
  public:
  private:
   friend class Exchange;
-  Task<bool> wait_first_byte(bool first_request);
   void start_watch();
   void stop_watch();
   static void watch(tcp::socket& socket, std::shared_ptr<Watch> w);
@@ -419,17 +418,6 @@ void Session::stop_watch() {
   stream_.cancel(ec);  // only the watcher's wait is pending now
 }
 
-Task<bool> Session::wait_first_byte(bool first_request) {
-  if (buffer_.size() > 0) co_return true;
-  const auto& o = server_.options_;
-  idle_ = true;
-  arm(ms(first_request ? o.header_timeout_ms : o.idle_timeout_ms));
-  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
-  idle_ = false;
-  buffer_.commit(n);
-  co_return !ec && n > 0;
-}
-
 Task<void> Session::reject(unsigned status, core::ErrorKind kind, std::string message) {
   auto res =
       json_response(status, core::to_openai_json(core::Error::make(kind, std::move(message))));
@@ -471,9 +459,10 @@ boost::system::error_code feed(RequestParser& parser, beast::flat_buffer& buffer
 }
 }  // namespace
 
+// The request that the fast path (RequestParser::take_simple) did not take: Beast reads it,
+// with its limits and errors.
 Task<Session::ReadOutcome> Session::read_request(RequestParser& parser) {
   const auto& o = server_.options_;
-  if (parser.take_simple(buffer_, o.max_header_bytes, o.max_body_bytes)) co_return ReadOutcome::ok;
   arm(ms(o.header_timeout_ms));
   auto ec = feed(parser, buffer_);
   if (!ec && !parser.is_header_done()) {
@@ -522,18 +511,31 @@ Task<void> Session::run() {
   const auto& o = server_.options_;
   bool first = true;
   while (!worker_.draining) {
-    if (!co_await wait_first_byte(first)) break;
+    // (The waits inline, not in coroutines of their own: each would cost a frame and a
+    // resumption per request.)
+    if (buffer_.size() == 0) {  // wait for the next request's first bytes
+      idle_ = true;
+      arm(ms(first ? o.header_timeout_ms : o.idle_timeout_ms));
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
+      idle_ = false;
+      buffer_.commit(n);
+      if (ec || n == 0) break;
+    }
     first = false;
     RequestParser parser(request_);
     parser.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
     parser.body_limit(o.max_body_bytes);
-    auto outcome = co_await read_request(parser);
+    // A usual request that arrived whole is taken at once; anything else goes to Beast.
+    auto outcome = ReadOutcome::ok;
+    if (!parser.take_simple(buffer_, o.max_header_bytes, o.max_body_bytes)) {
+      outcome = co_await read_request(parser);
+    }
     if (outcome == ReadOutcome::close) break;
     if (outcome == ReadOutcome::rejected) co_return;
     disarm();
     Exchange ex(*this, request_);
     server_.busy_.fetch_add(1, std::memory_order_relaxed);
-    std::string failure = "the handler sent no response";
+    std::string failure;  // set when the handler threw
     try {
       co_await worker_.handler(ex);
     } catch (const std::exception& e) {
@@ -547,6 +549,7 @@ Task<void> Session::run() {
     watch_.reset();
     if (left) break;
     if (!ex.responded()) {
+      if (failure.empty()) failure = "the handler sent no response";
       co_await ex.send(json_response(
           500, core::to_openai_json(core::Error::make(core::ErrorKind::internal, failure))));
     }
