@@ -272,6 +272,13 @@ constexpr Route kRoutes[] = {
     {"/v1/models", bhttp::verb::get},
 };
 
+// The request's path, without its query.
+std::string_view path_of(const http::Request& req) {
+  auto path = req.target();
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  return path;
+}
+
 // Pads a worker's random seed so two workers never share a sequence.
 std::uint64_t seed_for(int worker) {
   std::random_device rd;
@@ -370,7 +377,9 @@ class WorkerHandler {
     }
   }
 
-  Task<void> proxy(Exchange& ex, Endpoint ep, AccessRecord& rec, Clock::time_point t0);
+  Task<void> proxy(Exchange& ex, Endpoint ep, Clock::time_point t0);
+  Task<void> serve(Exchange& ex, std::string_view path, Clock::time_point t0);
+  void begin_record(AccessRecord& rec, const http::Request& req, std::string_view path);
   // One attempt at `t` (hedged when the alias says so): its outcome.
   Task<Outcome> try_target(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
                            const Alias& head, routing::Plan& plan,
@@ -531,11 +540,30 @@ class WorkerHandler {
   std::unordered_map<std::string, routing::LocalState> locals_;
 };
 
+// Not a coroutine: the hot routes go straight to proxy(), whose frame holds the access
+// record, and everything else to serve().
 Task<void> WorkerHandler::operator()(Exchange& ex) {
   auto t0 = Clock::now();
+  auto path = path_of(ex.request());
+  if (ex.request().method() == bhttp::verb::post) {
+    if (path == "/v1/chat/completions") return proxy(ex, Endpoint::chat, t0);
+    if (path == "/v1/embeddings") return proxy(ex, Endpoint::embeddings, t0);
+  }
+  return serve(ex, path, t0);
+}
+
+void WorkerHandler::begin_record(AccessRecord& rec, const http::Request& req,
+                                 std::string_view path) {
+  rec.request_id = request_id(req);
+  if (gw_.governance() && !req["x-request-id"].empty()) {
+    rec.ledger_id = id_prefix_ + "-l" + std::to_string(++seq_);  // a client's id may repeat
+  }
+  rec.method = std::string(req.method_string());
+  rec.path = std::string(path);
+}
+
+Task<void> WorkerHandler::serve(Exchange& ex, std::string_view path, Clock::time_point t0) {
   auto& req = ex.request();
-  auto path = req.target();
-  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   auto method = req.method();
 
   if (path == "/healthz") {
@@ -554,12 +582,7 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
   }
 
   AccessRecord rec;
-  rec.request_id = request_id(req);
-  if (gw_.governance() && !req["x-request-id"].empty()) {
-    rec.ledger_id = id_prefix_ + "-l" + std::to_string(++seq_);  // a client's id may repeat
-  }
-  rec.method = std::string(req.method_string());
-  rec.path = std::string(path);
+  begin_record(rec, req, path);
   if (path.starts_with("/admin/")) co_return co_await admin(ex, path, rec, t0);
 
   auto route = std::find_if(std::begin(kRoutes), std::end(kRoutes),
@@ -582,7 +605,7 @@ Task<void> WorkerHandler::operator()(Exchange& ex) {
   if (path == "/v1/models") {
     co_return co_await respond(ex, json_response(200, snapshot().models_json), rec, t0);
   }
-  co_await proxy(ex, path == "/v1/embeddings" ? Endpoint::embeddings : Endpoint::chat, rec, t0);
+  co_await proxy(ex, path == "/v1/embeddings" ? Endpoint::embeddings : Endpoint::chat, t0);
 }
 
 // The admin API: with a master key, only its bearer may call it; without one, loopback clients.
@@ -917,9 +940,10 @@ Task<core::Result<Attempt>> WorkerHandler::attempt(const ClientRequest& creq, bo
   co_return a;
 }
 
-Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, AccessRecord& rec,
-                                Clock::time_point t0) {
+Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, Clock::time_point t0) {
   auto& req = ex.request();
+  AccessRecord rec;
+  begin_record(rec, req, path_of(req));
   Inbound in;
   std::string model;
   if (ep == Endpoint::chat) {
