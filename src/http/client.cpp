@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "core/json_text.h"
+#include "http/head.h"
 #include "http/head_parser.h"
 #include "http/sweeper.h"
 
@@ -91,9 +92,58 @@ struct Client::Pool {
 
 // An upstream response head without a field container (see FieldsParser). The body is
 // copied into the caller's buffer, as Beast's buffer_body does.
+//
+// The usual head (complete in the buffer, plain, with a Content-Length: see
+// parse_simple_response) is parsed by take_simple() instead, and its body then counted here;
+// the functions below that hide Beast's answer for either way.
 class UpstreamParser final : public FieldsParser<false> {
+  using Base = FieldsParser<false>;
+
  public:
-  explicit UpstreamParser(HeadFields& fields) : FieldsParser<false>(fields) {}
+  explicit UpstreamParser(HeadFields& fields) : Base(fields) {}
+
+  // Before any put(): the whole head if it is in `buf` and simple, consumed from it.
+  bool take_simple(beast::flat_buffer& buf) {
+    auto data = buf.data();
+    std::string_view text(static_cast<const char*>(data.data()), data.size());
+    auto head = parse_simple_response(text, kMaxHead, fields_);
+    if (!head) {
+      fields_.clear();  // Beast reads the same bytes again
+      return false;
+    }
+    simple_ = true;
+    status_ = head->status;
+    length_ = head->content_length;
+    left_ = head->content_length;
+    keep_alive_ = head->keep_alive;
+    buf.consume(head->size);
+    return true;
+  }
+  bool is_header_done() const { return simple_ || Base::is_header_done(); }
+  bool is_done() const { return simple_ ? left_ == 0 : Base::is_done(); }
+  bool got_some() const { return simple_ || Base::got_some(); }
+  bool keep_alive() const { return simple_ ? keep_alive_ : Base::keep_alive(); }
+  boost::optional<std::uint64_t> content_length() const {
+    return simple_ ? boost::optional<std::uint64_t>(length_) : Base::content_length();
+  }
+  // Body bytes, as Beast's put gives them: need_buffer when the body room is full first.
+  std::size_t put(net::const_buffer b, boost::system::error_code& ec) {
+    if (!simple_) return Base::put(b, ec);
+    ec = {};
+    std::size_t n = std::min<std::uint64_t>(b.size(), left_);
+    const std::size_t taken = std::min(n, size_);
+    if (taken > 0) std::memcpy(data_, b.data(), taken);
+    data_ += taken;
+    size_ -= taken;
+    left_ -= taken;
+    if (taken < n) ec = bhttp::error::need_buffer;
+    return taken;
+  }
+  void put_eof(boost::system::error_code& ec) {
+    if (!simple_) return Base::put_eof(ec);
+    ec = left_ > 0 ? boost::system::error_code(bhttp::error::partial_message)
+                   : boost::system::error_code();
+  }
 
   unsigned status() const { return status_; }
   std::string_view field(std::string_view name) const { return fields_.get(name); }
@@ -117,9 +167,15 @@ class UpstreamParser final : public FieldsParser<false> {
     return n;
   }
 
+  static constexpr std::size_t kMaxHead = 8192;  // Beast's default for a response head
+
   unsigned status_ = 0;
   char* data_ = nullptr;
   std::size_t size_ = 0;
+  bool simple_ = false;  // the head was take_simple()'s: the body is counted here
+  bool keep_alive_ = true;
+  std::uint64_t length_ = 0;
+  std::uint64_t left_ = 0;
 };
 
 // The connection ended: what that means for the response being read, as Beast's reads say it
@@ -525,6 +581,10 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
       boost::system::error_code rec;
       for (;;) {
         if (buf.size() > 0) {
+          // (A HEAD request's answer has no body whatever its Content-Length: Beast's.)
+          if (!parser.got_some() && req.method != bhttp::verb::head && parser.take_simple(buf)) {
+            break;
+          }
           std::size_t used = parser.put(buf.data(), rec);
           buf.consume(used);
           if (rec == bhttp::error::need_more) rec = {};

@@ -44,6 +44,66 @@ bool printable(const char* p, const char* e) {
 
 }  // namespace
 
+namespace {
+
+// The fields after a start line, up to and past the blank line, under the rules in head.h.
+// Returns false to decline (incomplete, unusual or invalid).
+bool parse_simple_fields(const char*& p, const char* end, HeadFields& fields,
+                         std::optional<std::uint64_t>& content_length, bool& keep_alive) {
+  for (;;) {
+    if (end - p < 2) return false;  // incomplete (or over max_size)
+    if (p[0] == '\r') {
+      if (p[1] != '\n') return false;
+      p += 2;
+      return true;
+    }
+    const char* n = p;
+    while (p < end && kToken[static_cast<unsigned char>(*p)]) ++p;
+    if (p == n || p >= end || *p != ':') return false;
+    std::string_view name(n, static_cast<std::size_t>(p - n));
+    ++p;
+    while (p < end && is_blank(*p)) ++p;
+    const char* v = p;
+    p = static_cast<const char*>(std::memchr(v, '\r', static_cast<std::size_t>(end - v)));
+    if (!p) return false;
+    if (!printable(v, p)) {  // a tab, or a byte that sends the head to Beast
+      for (const char* q = v; q < p; ++q) {
+        if (!kValue[static_cast<unsigned char>(*q)]) return false;
+      }
+    }
+    // The line must end in CRLF, and the next one must not be a continuation (obs-fold).
+    if (end - p < 3 || p[0] != '\r' || p[1] != '\n' || is_blank(p[2])) return false;
+    const char* ve = p;
+    while (ve > v && is_blank(ve[-1])) --ve;
+    std::string_view value(v, static_cast<std::size_t>(ve - v));
+    p += 2;
+
+    if (iequal_ascii(name, "content-length")) {
+      if (content_length || value.empty() || value.size() > 15) return false;
+      std::uint64_t len = 0;
+      for (char c : value) {
+        if (c < '0' || c > '9') return false;
+        len = len * 10 + static_cast<std::uint64_t>(c - '0');
+      }
+      content_length = len;
+    } else if (iequal_ascii(name, "connection")) {
+      if (iequal_ascii(value, "close")) {
+        keep_alive = false;
+      } else if (!iequal_ascii(value, "keep-alive")) {
+        return false;
+      }
+    } else if (iequal_ascii(name, "transfer-encoding") || iequal_ascii(name, "upgrade") ||
+               iequal_ascii(name, "expect")) {
+      return false;
+    }
+    fields.add(name, value);
+  }
+}
+
+constexpr std::string_view kVersion = "HTTP/1.1";
+
+}  // namespace
+
 std::optional<SimpleHead> parse_simple_request(std::string_view text, std::size_t max_size,
                                                HeadFields& fields) {
   if (text.size() > max_size) text = text.substr(0, max_size);
@@ -61,64 +121,48 @@ std::optional<SimpleHead> parse_simple_request(std::string_view text, std::size_
   if (!p || p == t || !printable(t, p)) return std::nullopt;  // (no SP before p)
   h.target = {t, static_cast<std::size_t>(p - t)};
   ++p;
-  static constexpr std::string_view kVersion = "HTTP/1.1\r\n";
-  if (static_cast<std::size_t>(end - p) < kVersion.size() ||
+  if (static_cast<std::size_t>(end - p) < kVersion.size() + 2 ||
+      std::memcmp(p, kVersion.data(), kVersion.size()) != 0 || p[kVersion.size()] != '\r' ||
+      p[kVersion.size() + 1] != '\n') {
+    return std::nullopt;
+  }
+  p += kVersion.size() + 2;
+
+  std::optional<std::uint64_t> length;
+  if (!parse_simple_fields(p, end, fields, length, h.keep_alive)) return std::nullopt;
+  h.content_length = length.value_or(0);
+  h.size = static_cast<std::size_t>(p - text.data());
+  return h;
+}
+
+std::optional<SimpleResponseHead> parse_simple_response(std::string_view text, std::size_t max_size,
+                                                        HeadFields& fields) {
+  if (text.size() > max_size) text = text.substr(0, max_size);
+  const char* p = text.data();
+  const char* end = p + text.size();
+  SimpleResponseHead h;
+
+  // Status line: "HTTP/1.1 ddd reason CRLF".
+  if (static_cast<std::size_t>(end - p) < kVersion.size() + 5 ||
       std::memcmp(p, kVersion.data(), kVersion.size()) != 0) {
     return std::nullopt;
   }
   p += kVersion.size();
-
-  // Fields, up to the blank line.
-  bool seen_length = false;
-  for (;;) {
-    if (end - p < 2) return std::nullopt;  // incomplete (or over max_size)
-    if (p[0] == '\r') {
-      if (p[1] != '\n') return std::nullopt;
-      p += 2;
-      break;
-    }
-    const char* n = p;
-    while (p < end && kToken[static_cast<unsigned char>(*p)]) ++p;
-    if (p == n || p >= end || *p != ':') return std::nullopt;
-    std::string_view name(n, static_cast<std::size_t>(p - n));
-    ++p;
-    while (p < end && is_blank(*p)) ++p;
-    const char* v = p;
-    p = static_cast<const char*>(std::memchr(v, '\r', static_cast<std::size_t>(end - v)));
-    if (!p) return std::nullopt;
-    if (!printable(v, p)) {  // a tab, or a byte that sends the head to Beast
-      for (const char* q = v; q < p; ++q) {
-        if (!kValue[static_cast<unsigned char>(*q)]) return std::nullopt;
-      }
-    }
-    // The line must end in CRLF, and the next one must not be a continuation (obs-fold).
-    if (end - p < 3 || p[0] != '\r' || p[1] != '\n' || is_blank(p[2])) return std::nullopt;
-    const char* ve = p;
-    while (ve > v && is_blank(ve[-1])) --ve;
-    std::string_view value(v, static_cast<std::size_t>(ve - v));
-    p += 2;
-
-    if (iequal_ascii(name, "content-length")) {
-      if (seen_length || value.empty() || value.size() > 15) return std::nullopt;
-      std::uint64_t len = 0;
-      for (char c : value) {
-        if (c < '0' || c > '9') return std::nullopt;
-        len = len * 10 + static_cast<std::uint64_t>(c - '0');
-      }
-      seen_length = true;
-      h.content_length = len;
-    } else if (iequal_ascii(name, "connection")) {
-      if (iequal_ascii(value, "close")) {
-        h.keep_alive = false;
-      } else if (!iequal_ascii(value, "keep-alive")) {
-        return std::nullopt;
-      }
-    } else if (iequal_ascii(name, "transfer-encoding") || iequal_ascii(name, "upgrade") ||
-               iequal_ascii(name, "expect")) {
-      return std::nullopt;
-    }
-    fields.add(name, value);
+  if (p[0] != ' ' || p[4] != ' ') return std::nullopt;
+  for (int i = 1; i <= 3; ++i) {
+    if (p[i] < '0' || p[i] > '9') return std::nullopt;
+    h.status = h.status * 10 + static_cast<unsigned>(p[i] - '0');
   }
+  // With a body of its Content-Length: not 1xx, 204 or 304 (Beast knows those rules).
+  if (h.status < 200 || h.status > 599 || h.status == 204 || h.status == 304) return std::nullopt;
+  const char* r = p + 5;
+  p = static_cast<const char*>(std::memchr(r, '\r', static_cast<std::size_t>(end - r)));
+  if (!p || end - p < 2 || p[1] != '\n' || !printable(r, p)) return std::nullopt;
+  p += 2;
+
+  std::optional<std::uint64_t> length;
+  if (!parse_simple_fields(p, end, fields, length, h.keep_alive) || !length) return std::nullopt;
+  h.content_length = *length;
   h.size = static_cast<std::size_t>(p - text.data());
   return h;
 }

@@ -256,8 +256,10 @@ TEST(HttpClient, ReadAllOverLimit_IsUpstreamError) {
 // A raw server for one connection: reads the request head, writes `reply` as given, closes.
 class RawOnce {
  public:
-  explicit RawOnce(std::string reply) : acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}) {
-    thread_ = std::thread([this, reply = std::move(reply)] {
+  // `later`, when given, follows `reply` after a pause (a body that comes in two reads).
+  explicit RawOnce(std::string reply, std::string later = {})
+      : acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this, reply = std::move(reply), later = std::move(later)] {
       boost::system::error_code ec;
       tcp::socket s(ioc_);
       acceptor_.accept(s, ec);
@@ -270,6 +272,10 @@ class RawOnce {
         in.append(buf, n);
       }
       net::write(s, net::buffer(reply), ec);
+      if (!later.empty()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        net::write(s, net::buffer(later), ec);
+      }
       s.shutdown(tcp::socket::shutdown_both, ec);
       s.close(ec);
     });
@@ -290,12 +296,36 @@ class RawOnce {
 };
 
 // One fetch from a RawOnce server that answers `reply`; also the client's idle connections after.
-std::pair<core::Result<Reply>, std::size_t> fetch_raw(std::string reply) {
-  RawOnce srv(std::move(reply));
+std::pair<core::Result<Reply>, std::size_t> fetch_raw(std::string reply, std::string later = {}) {
+  RawOnce srv(std::move(reply), std::move(later));
   net::io_context ioc;
   Client client(ioc);
   auto r = run(ioc, [&] { return fetch(client, request(srv.url())); });
   return {std::move(r), client.idle_connections()};
+}
+
+// Heads with a Content-Length take the fast path (parse_simple_response); its body is counted
+// by the client, across reads, and the connection's keep-alive follows the head.
+TEST(HttpClient, ContentLengthBody_InTwoReads_KeepAliveAsTheHeadSays) {
+  {
+    auto [r, idle] = fetch_raw("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello", " world");
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(r->body, "hello world");
+    EXPECT_EQ(idle, 1u);
+  }
+  {
+    auto [r, idle] =
+        fetch_raw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(r->body, "ok");
+    EXPECT_EQ(idle, 0u);
+  }
+  {
+    // Bytes after the body are not part of it.
+    auto [r, idle] = fetch_raw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA");
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(r->body, "ok");
+  }
 }
 
 TEST(HttpClient, BodyThatEndsWithTheConnection_IsComplete) {

@@ -143,5 +143,92 @@ TEST(SimpleHead, ThePipelinedNextRequestIsLeftInTheBuffer) {
   EXPECT_EQ(h->target, "/a");
 }
 
+// ---- upstream response heads ----
+
+struct BeastResponseView {
+  bool ok = false;
+  unsigned status = 0;
+  std::vector<std::pair<std::string, std::string>> fields;
+  bool keep_alive = false;
+  std::uint64_t content_length = 0;
+  std::size_t head_size = 0;
+};
+
+BeastResponseView beast_read_response(std::string_view text) {
+  BeastResponseView v;
+  bhttp::response_parser<bhttp::empty_body> p;
+  p.skip(true);  // the head only
+  boost::system::error_code ec;
+  v.head_size = p.put(net::buffer(text.data(), text.size()), ec);
+  if (ec || !p.is_header_done()) return v;
+  v.ok = true;
+  auto& m = p.get();
+  v.status = m.result_int();
+  for (auto& f : m) v.fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  v.keep_alive = m.keep_alive();
+  if (auto cl = p.content_length()) v.content_length = *cl;
+  return v;
+}
+
+void expect_response_as_beast(const std::string& text) {
+  SCOPED_TRACE(text);
+  HeadFields fields;
+  auto h = parse_simple_response(text, 8192, fields);
+  ASSERT_TRUE(h.has_value());
+  auto b = beast_read_response(text);
+  ASSERT_TRUE(b.ok);
+  EXPECT_EQ(h->status, b.status);
+  EXPECT_EQ(h->keep_alive, b.keep_alive);
+  EXPECT_EQ(h->content_length, b.content_length);
+  EXPECT_EQ(h->size, b.head_size);
+  std::vector<std::pair<std::string, std::string>> mine;
+  fields.for_each([&](std::string_view n, std::string_view v) {
+    mine.emplace_back(std::string(n), std::string(v));
+  });
+  EXPECT_EQ(mine, b.fields);
+}
+
+TEST(SimpleResponseHead, ReadsTheUsualAnswersAsBeastDoes) {
+  expect_response_as_beast(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 310\r\n"
+      "x-request-id: abc\r\nopenai-processing-ms: 12\r\n\r\n{...}");
+  expect_response_as_beast(
+      "HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\nretry-after:  2 \r\n"
+      "Connection: close\r\n\r\n");
+  expect_response_as_beast("HTTP/1.1 500 \r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n");
+  expect_response_as_beast(
+      "HTTP/1.1 201 Created now\r\nX-A: 1\r\nX-A: 2\r\nContent-Length: 1\r\n\r\n");
+}
+
+TEST(SimpleResponseHead, LeavesEverythingUnusualToBeast) {
+  const std::vector<std::string> declined = {
+      "",                                                        // nothing yet
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",                // incomplete head
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",   // chunked body
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n",     // ends with the connection
+      "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n",            // not HTTP/1.1
+      "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",    // never a body
+      "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",  // never a body
+      "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n",      // interim
+      "HTTP/1.1 2x0 OK\r\nContent-Length: 5\r\n\r\n",            // not a status
+      "HTTP/1.1 200OK\r\nContent-Length: 5\r\n\r\n",             // no space
+      "HTTP/1.1 200 O\x80K\r\nContent-Length: 5\r\n\r\n",        // non-ASCII reason
+      "HTTP/1.1 200 OK\nContent-Length: 5\n\n",                  // bare LF
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: a\r\n b\r\n\r\n",  // obs-fold
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+      "HTTP/1.1 200 O\tK\r\nContent-Length: 5\r\n\r\n",  // a tab in the reason (Beast takes it)
+  };
+  for (const auto& text : declined) {
+    SCOPED_TRACE(text);
+    HeadFields fields;
+    EXPECT_FALSE(parse_simple_response(text, 8192, fields).has_value());
+  }
+  HeadFields fields;  // over the limit
+  std::string big =
+      "HTTP/1.1 200 OK\r\nX: " + std::string(9000, 'a') + "\r\nContent-Length: 1\r\n\r\n";
+  EXPECT_FALSE(parse_simple_response(big, 8192, fields).has_value());
+}
+
 }  // namespace
 }  // namespace stratus::http
