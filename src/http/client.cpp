@@ -113,36 +113,38 @@ class UpstreamParser final : public FieldsParser<false> {
     }
     simple_ = true;
     status_ = head->status;
+    chunked_ = head->chunked;
     length_ = head->content_length;
     left_ = head->content_length;
+    phase_ = Phase::size;
     keep_alive_ = head->keep_alive;
     buf.consume(head->size);
     return true;
   }
   bool is_header_done() const { return simple_ || Base::is_header_done(); }
-  bool is_done() const { return simple_ ? left_ == 0 : Base::is_done(); }
+  bool is_done() const {
+    if (!simple_) return Base::is_done();
+    return chunked_ ? phase_ == Phase::done : left_ == 0;
+  }
   bool got_some() const { return simple_ || Base::got_some(); }
   bool keep_alive() const { return simple_ ? keep_alive_ : Base::keep_alive(); }
   boost::optional<std::uint64_t> content_length() const {
-    return simple_ ? boost::optional<std::uint64_t>(length_) : Base::content_length();
+    if (!simple_) return Base::content_length();
+    return chunked_ ? boost::none : boost::optional<std::uint64_t>(length_);
   }
-  // Body bytes, as Beast's put gives them: need_buffer when the body room is full first.
+  // Body bytes, as Beast's put gives them: need_buffer when the body room is full first,
+  // need_more when a chunk's framing is not all there yet.
   std::size_t put(net::const_buffer b, boost::system::error_code& ec) {
     if (!simple_) return Base::put(b, ec);
     ec = {};
-    std::size_t n = std::min<std::uint64_t>(b.size(), left_);
-    const std::size_t taken = std::min(n, size_);
-    if (taken > 0) std::memcpy(data_, b.data(), taken);
-    data_ += taken;
-    size_ -= taken;
-    left_ -= taken;
-    if (taken < n) ec = bhttp::error::need_buffer;
-    return taken;
+    const char* p = static_cast<const char*>(b.data());
+    if (!chunked_) return take_data(p, b.size(), ec);
+    return put_chunked(p, p + b.size(), ec);
   }
   void put_eof(boost::system::error_code& ec) {
     if (!simple_) return Base::put_eof(ec);
-    ec = left_ > 0 ? boost::system::error_code(bhttp::error::partial_message)
-                   : boost::system::error_code();
+    ec = is_done() ? boost::system::error_code()
+                   : boost::system::error_code(bhttp::error::partial_message);
   }
 
   unsigned status() const { return status_; }
@@ -168,14 +170,99 @@ class UpstreamParser final : public FieldsParser<false> {
   }
 
   static constexpr std::size_t kMaxHead = 8192;  // Beast's default for a response head
+  static constexpr std::size_t kMaxLine = 8192;  // a chunk-size line or a trailer field
+
+  // Up to left_ bytes of body from p into the room; need_buffer when the room ran out first.
+  std::size_t take_data(const char* p, std::size_t n, boost::system::error_code& ec) {
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, left_));
+    const std::size_t taken = std::min(n, size_);
+    if (taken > 0) std::memcpy(data_, p, taken);
+    data_ += taken;
+    size_ -= taken;
+    left_ -= taken;
+    if (taken < n) ec = bhttp::error::need_buffer;
+    return taken;
+  }
+
+  // Chunked framing (RFC 9112 §7.1): "hex-size [;ext] CRLF data CRLF" ..., "0 CRLF", trailer
+  // fields (skipped), CRLF. Framing is taken only when complete: need_more leaves it in place.
+  std::size_t put_chunked(const char* const begin, const char* const end,
+                          boost::system::error_code& ec) {
+    const char* p = begin;
+    while (p < end && phase_ != Phase::done) {
+      if (phase_ == Phase::data) {
+        std::size_t n = take_data(p, static_cast<std::size_t>(end - p), ec);
+        p += n;
+        if (ec) break;  // the room is full
+        if (left_ == 0) phase_ = Phase::data_end;
+        continue;
+      }
+      // A line: a chunk size, the CRLF after data, or a trailer field (or the final CRLF).
+      const auto* cr =
+          static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(end - p)));
+      if (!cr || cr + 1 == end) {
+        if (end - p > static_cast<std::ptrdiff_t>(kMaxLine)) {
+          ec = bhttp::error::bad_chunk;
+        } else {
+          ec = bhttp::error::need_more;
+        }
+        break;
+      }
+      if (cr[1] != '\n') {
+        ec = bhttp::error::bad_chunk;
+        break;
+      }
+      std::string_view line(p, static_cast<std::size_t>(cr - p));
+      if (phase_ == Phase::data_end) {
+        if (!line.empty()) {
+          ec = bhttp::error::bad_chunk;
+          break;
+        }
+        phase_ = Phase::size;
+      } else if (phase_ == Phase::size) {
+        std::uint64_t size = 0;
+        std::size_t digits = 0;
+        for (; digits < line.size(); ++digits) {
+          const char c = line[digits];
+          int v = c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                         : -1;
+          if (v < 0) break;
+          if (digits == 15) {  // over 2^60 bytes: not a size anyone sends
+            ec = bhttp::error::bad_chunk;
+            return static_cast<std::size_t>(p - begin);
+          }
+          size = size * 16 + static_cast<std::uint64_t>(v);
+        }
+        auto rest = line.substr(digits);
+        while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
+          rest.remove_prefix(1);
+        if (digits == 0 || (!rest.empty() && rest.front() != ';')) {  // extensions are ignored
+          ec = bhttp::error::bad_chunk;
+          break;
+        }
+        left_ = size;
+        phase_ = size == 0 ? Phase::trailer : Phase::data;
+      } else if (line.empty()) {  // the end of the trailer: the body is complete
+        phase_ = Phase::done;
+      }
+      p = cr + 2;
+    }
+    return static_cast<std::size_t>(p - begin);
+  }
+
+  enum class Phase { size, data, data_end, trailer, done };
 
   unsigned status_ = 0;
   char* data_ = nullptr;
   std::size_t size_ = 0;
   bool simple_ = false;  // the head was take_simple()'s: the body is counted here
+  bool chunked_ = false;
   bool keep_alive_ = true;
-  std::uint64_t length_ = 0;
-  std::uint64_t left_ = 0;
+  std::uint64_t length_ = 0;  // Content-Length
+  std::uint64_t left_ = 0;    // of the body, or of the current chunk
+  Phase phase_ = Phase::size;
 };
 
 // The connection ended: what that means for the response being read, as Beast's reads say it

@@ -48,8 +48,11 @@ namespace {
 
 // The fields after a start line, up to and past the blank line, under the rules in head.h.
 // Returns false to decline (incomplete, unusual or invalid).
+// `chunked`: null for a request (Transfer-Encoding declines it); for a response, set when its
+// one Transfer-Encoding is exactly "chunked" (anything else declines).
 bool parse_simple_fields(const char*& p, const char* end, HeadFields& fields,
-                         std::optional<std::uint64_t>& content_length, bool& keep_alive) {
+                         std::optional<std::uint64_t>& content_length, bool& keep_alive,
+                         bool* chunked) {
   for (;;) {
     if (end - p < 2) return false;  // incomplete (or over max_size)
     if (p[0] == '\r') {
@@ -92,8 +95,10 @@ bool parse_simple_fields(const char*& p, const char* end, HeadFields& fields,
       } else if (!iequal_ascii(value, "keep-alive")) {
         return false;
       }
-    } else if (iequal_ascii(name, "transfer-encoding") || iequal_ascii(name, "upgrade") ||
-               iequal_ascii(name, "expect")) {
+    } else if (iequal_ascii(name, "transfer-encoding")) {
+      if (!chunked || *chunked || !iequal_ascii(value, "chunked")) return false;
+      *chunked = true;
+    } else if (iequal_ascii(name, "upgrade") || iequal_ascii(name, "expect")) {
       return false;
     }
     fields.add(name, value);
@@ -129,7 +134,7 @@ std::optional<SimpleHead> parse_simple_request(std::string_view text, std::size_
   p += kVersion.size() + 2;
 
   std::optional<std::uint64_t> length;
-  if (!parse_simple_fields(p, end, fields, length, h.keep_alive)) return std::nullopt;
+  if (!parse_simple_fields(p, end, fields, length, h.keep_alive, nullptr)) return std::nullopt;
   h.content_length = length.value_or(0);
   h.size = static_cast<std::size_t>(p - text.data());
   return h;
@@ -161,8 +166,10 @@ std::optional<SimpleResponseHead> parse_simple_response(std::string_view text, s
   p += 2;
 
   std::optional<std::uint64_t> length;
-  if (!parse_simple_fields(p, end, fields, length, h.keep_alive) || !length) return std::nullopt;
-  h.content_length = *length;
+  if (!parse_simple_fields(p, end, fields, length, h.keep_alive, &h.chunked)) return std::nullopt;
+  // Exactly one way to frame the body (both at once is how requests get smuggled: Beast's).
+  if (h.chunked == length.has_value()) return std::nullopt;
+  h.content_length = length.value_or(0);
   h.size = static_cast<std::size_t>(p - text.data());
   return h;
 }

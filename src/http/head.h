@@ -30,12 +30,13 @@ std::optional<SimpleHead> parse_simple_request(std::string_view text, std::size_
                                                HeadFields& fields);
 
 // The same for an upstream response head: "HTTP/1.1 ddd reason CRLF" (a status of 200-599
-// other than 204 and 304; a reason of printable ASCII), the same field rules, and exactly one
-// Content-Length, so the body is that many bytes. Anything else (chunked, close-delimited,
-// 1xx, HTTP/1.0, incomplete) is declined for Beast.
+// other than 204 and 304; a reason of printable ASCII), the same field rules, and either one
+// Content-Length or one "Transfer-Encoding: chunked", not both. Anything else
+// (close-delimited, 1xx, HTTP/1.0, incomplete) is declined for Beast.
 struct SimpleResponseHead {
   unsigned status = 0;
-  std::uint64_t content_length = 0;
+  bool chunked = false;
+  std::uint64_t content_length = 0;  // when not chunked
   bool keep_alive = true;
   std::size_t size = 0;  // bytes of the head, its blank line included
 };

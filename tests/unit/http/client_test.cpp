@@ -328,6 +328,32 @@ TEST(HttpClient, ContentLengthBody_InTwoReads_KeepAliveAsTheHeadSays) {
   }
 }
 
+// Chunked answers take the fast path too: the client undoes the framing itself, whatever the
+// split between reads (in a size line, in a CRLF, in data, in the trailer).
+TEST(HttpClient, ChunkedBody_AnySplit_DecodedWhole) {
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string body =
+      "5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: t\r\n\r\n";
+  for (std::size_t split : {1, 3, 7, 9, 11, 16, 17, 20, 30, 49, 50, 51, 55, 60, 66}) {
+    SCOPED_TRACE(split);
+    auto [r, idle] = fetch_raw(head + body.substr(0, split), body.substr(split));
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(r->body, "helloabcdefghijklmnopqrstuvwxyz");
+    EXPECT_EQ(idle, 1u);  // complete: back to the pool
+  }
+}
+
+TEST(HttpClient, ChunkedBody_BadFramingOrCutShort_IsAnError) {
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::string body : {"zz\r\nhello\r\n0\r\n\r\n", "5\r\nhelloXX0\r\n\r\n",
+                           "5 x\r\nhello\r\n0\r\n\r\n", "5\r\nhel"}) {
+    SCOPED_TRACE(body);
+    auto [r, idle] = fetch_raw(head + body);
+    EXPECT_FALSE(r.has_value());
+    EXPECT_EQ(idle, 0u);
+  }
+}
+
 TEST(HttpClient, BodyThatEndsWithTheConnection_IsComplete) {
   auto [r, idle] =
       fetch_raw("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello until close");

@@ -197,14 +197,19 @@ TEST(SimpleResponseHead, ReadsTheUsualAnswersAsBeastDoes) {
       "Connection: close\r\n\r\n");
   expect_response_as_beast("HTTP/1.1 500 \r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n");
   expect_response_as_beast(
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+  expect_response_as_beast("HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n5\r\nhello");
+  expect_response_as_beast(
       "HTTP/1.1 201 Created now\r\nX-A: 1\r\nX-A: 2\r\nContent-Length: 1\r\n\r\n");
 }
 
 TEST(SimpleResponseHead, LeavesEverythingUnusualToBeast) {
   const std::vector<std::string> declined = {
-      "",                                                        // nothing yet
-      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",                // incomplete head
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",   // chunked body
+      "",                                          // nothing yet
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",  // incomplete head
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",  // both
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n",     // ends with the connection
       "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n",            // not HTTP/1.1
       "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",    // never a body
