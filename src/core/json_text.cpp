@@ -100,29 +100,62 @@ char* write_json_text(char* p, std::string_view s) {
 
 char* write_int(char* p, std::int64_t v) { return std::to_chars(p, p + kIntRoom, v).ptr; }
 
-char* write_fixed(char* p, double v, int decimals) {
-  static constexpr std::int64_t kPow10[] = {1,      10,      100,      1000,      10000,
-                                            100000, 1000000, 10000000, 100000000, 1000000000};
-  if (decimals < 0) decimals = 0;
-  if (decimals > 9) decimals = 9;
-  if (!std::isfinite(v)) v = 0;
-  const auto scale = kPow10[decimals];
+namespace {
+// write_fixed for a known number of decimals: the divisions by 10^D are by a constant, which
+// the compiler turns into multiplications (a run-time divisor costs a real division each).
+template <int D>
+char* write_fixed_d(char* p, double v) {
+  constexpr std::int64_t scale = [] {
+    std::int64_t s = 1;
+    for (int i = 0; i < D; ++i) s *= 10;
+    return s;
+  }();
   const double limit = static_cast<double>(std::numeric_limits<std::int64_t>::max()) /
                        static_cast<double>(scale) / 2;
+  if (!std::isfinite(v)) v = 0;
   if (v > limit) v = limit;
   if (v < -limit) v = -limit;
   double scaled = std::round(std::fabs(v) * static_cast<double>(scale));
   auto units = static_cast<std::int64_t>(scaled);
   if (v < 0 && units != 0) *p++ = '-';
   p = write_int(p, units / scale);
-  if (decimals == 0) return p;
-  *p++ = '.';
-  auto rest = units % scale;
-  for (int i = decimals - 1; i >= 0; --i) {
-    p[i] = static_cast<char>('0' + rest % 10);
-    rest /= 10;
+  if constexpr (D == 0) {
+    return p;
+  } else {
+    *p++ = '.';
+    auto rest = units % scale;
+    for (int i = D - 1; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + rest % 10);
+      rest /= 10;
+    }
+    return p + D;
   }
-  return p + decimals;
+}
+}  // namespace
+
+char* write_fixed(char* p, double v, int decimals) {
+  switch (decimals < 0 ? 0 : decimals > 9 ? 9 : decimals) {
+    case 0:
+      return write_fixed_d<0>(p, v);
+    case 1:
+      return write_fixed_d<1>(p, v);
+    case 2:
+      return write_fixed_d<2>(p, v);
+    case 3:
+      return write_fixed_d<3>(p, v);
+    case 4:
+      return write_fixed_d<4>(p, v);
+    case 5:
+      return write_fixed_d<5>(p, v);
+    case 6:
+      return write_fixed_d<6>(p, v);
+    case 7:
+      return write_fixed_d<7>(p, v);
+    case 8:
+      return write_fixed_d<8>(p, v);
+    default:
+      return write_fixed_d<9>(p, v);
+  }
 }
 
 void append_json_string(std::string& out, std::string_view s) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,8 +27,12 @@ class HeadFields {
  public:
   void add(std::string_view name, std::string_view value) {
     auto at = static_cast<std::uint32_t>(text_.size());
-    text_.append(name);
-    text_.append(value);
+    // One size change for both (the room is kept from one head to the next).
+    text_.resize_and_overwrite(at + name.size() + value.size(), [&](char* p, std::size_t n) {
+      std::memcpy(p + at, name.data(), name.size());
+      std::memcpy(p + at + name.size(), value.data(), value.size());
+      return n;
+    });
     auto name_len = static_cast<std::uint32_t>(name.size());
     index_.push_back({at, name_len, at + name_len, static_cast<std::uint32_t>(value.size())});
   }
