@@ -70,6 +70,8 @@ struct EventTraits {
   bool usage = false;
 };
 EventTraits scan_event(std::string_view data);
+// The same without AVX2 (what runs on a CPU that lacks it): for the tests.
+EventTraits scan_event_sse2(std::string_view data);
 
 // A usage-only stream chunk (OpenAI sends it last, with `choices: []`).
 bool is_usage_only_chunk(const boost::json::value& v);
