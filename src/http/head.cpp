@@ -30,10 +30,21 @@ constexpr std::array<bool, 256> kValue = [] {
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
+bool all_token(const char* p, const char* e) {
+  auto t = [](char c) { return kToken[static_cast<unsigned char>(c)]; };
+  bool ok = true;
+  for (; e - p >= 4; p += 4) ok &= t(p[0]) & t(p[1]) & t(p[2]) & t(p[3]);
+  for (; p < e; ++p) ok &= t(*p);
+  return ok;
+}
+
 // True when every byte of [p, e) is printable ASCII (0x20-0x7e), eight at a time.
 bool printable(const char* p, const char* e) {
-  for (; e - p >= 8; p += 8) {
-    if (!core::printable8(core::load8(p))) return false;
+  if (e - p >= 8) {
+    for (; e - p > 8; p += 8) {
+      if (!core::printable8(core::load8(p))) return false;
+    }
+    return core::printable8(core::load8(e - 8));  // the last eight, overlapping what was seen
   }
   for (; p < e; ++p) {
     auto c = static_cast<unsigned char>(*p);
@@ -60,9 +71,10 @@ bool parse_simple_fields(const char*& p, const char* end, HeadFields& fields,
       p += 2;
       return true;
     }
+    // The name: up to the colon, all token bytes (checked four at a time, no branch per byte).
     const char* n = p;
-    while (p < end && kToken[static_cast<unsigned char>(*p)]) ++p;
-    if (p == n || p >= end || *p != ':') return false;
+    p = static_cast<const char*>(std::memchr(n, ':', static_cast<std::size_t>(end - n)));
+    if (!p || p == n || !all_token(n, p)) return false;
     std::string_view name(n, static_cast<std::size_t>(p - n));
     ++p;
     while (p < end && is_blank(*p)) ++p;

@@ -106,6 +106,15 @@ TEST(SimpleHead, EveryOddByteInALongValueOrTargetIsSeen) {
   // Values are checked eight bytes at a time: an odd byte must count wherever it sits.
   for (unsigned char odd : {0x01, 0x1f, 0x7f, 0x80, 0x9f, 0xa0, 0xfe, 0xff}) {
     for (std::size_t at = 0; at < 19; ++at) {
+      for (std::size_t size : {8, 9, 16, 19}) {
+        if (at >= size) continue;
+        std::string value(size, 'v');
+        value[at] = static_cast<char>(odd);
+        HeadFields fields;
+        EXPECT_FALSE(
+            parse_simple_request("GET / HTTP/1.1\r\nX: " + value + "\r\n\r\n", 4096, fields))
+            << int(odd) << " at " << at << " of " << size;
+      }
       std::string value(19, 'v');
       value[at] = static_cast<char>(odd);
       SCOPED_TRACE(testing::Message() << "byte " << int(odd) << " at " << at);
@@ -121,6 +130,19 @@ TEST(SimpleHead, EveryOddByteInALongValueOrTargetIsSeen) {
     std::string value(19, 'v');
     value[at] = '\t';
     expect_same_as_beast("GET / HTTP/1.1\r\nX: " + value + "\r\n\r\n");
+  }
+}
+
+TEST(SimpleHead, EveryNonTokenByteInANameIsSeen) {
+  // Names are checked four bytes at a time up to the colon.
+  for (char odd : {' ', '(', ',', '/', ';', '@', '"', '\x7f', '\x80'}) {
+    for (std::size_t at = 0; at < 11; ++at) {
+      std::string name(11, 'n');
+      name[at] = odd;
+      HeadFields fields;
+      EXPECT_FALSE(parse_simple_request("GET / HTTP/1.1\r\n" + name + ": v\r\n\r\n", 4096, fields))
+          << int(odd) << " at " << at;
+    }
   }
 }
 
