@@ -392,6 +392,12 @@ class WorkerHandler {
                                        Error& failure, std::optional<Error>& reject);
   Task<core::Result<Attempt>> attempt(const ClientRequest& creq, bool stream, const Target& t,
                                       Clock::time_point start);
+  // attempt() after the head came, in two halves: take_answer() takes what needs no waiting
+  // (the fields, a body or a stream's first bytes already buffered) and says whether that
+  // completed `out`; if not, read_rest(std::move(*out), ...) reads the rest.
+  bool take_answer(std::unique_ptr<ClientResponse> res, bool stream, const Target& t,
+                   Clock::time_point start, core::Result<Attempt>& out);
+  Task<core::Result<Attempt>> read_rest(Attempt a, bool stream, Clock::time_point start);
   static Task<void> run_leg(WorkerHandler* self, std::shared_ptr<Race> race, std::size_t i,
                             bool stream);
   Task<Outcome> conclude(Exchange& ex, Endpoint ep, Inbound& in, const Target& t,
@@ -911,31 +917,63 @@ Task<core::Result<Attempt>> WorkerHandler::attempt(const ClientRequest& creq, bo
                                                    const Target& t, Clock::time_point start) {
   auto res = co_await client_.send(creq);
   if (!res) co_return std::unexpected(res.error());
+  core::Result<Attempt> out;
+  if (take_answer(std::move(*res), stream, t, start, out)) co_return out;
+  co_return co_await read_rest(std::move(*out), stream, start);
+}
+
+bool WorkerHandler::take_answer(std::unique_ptr<ClientResponse> res, bool stream, const Target& t,
+                                Clock::time_point start, core::Result<Attempt>& out) {
   Attempt a;
-  a.status = (*res)->status();
-  a.content_type = (*res)->header("content-type");
-  a.retry_after = (*res)->header("retry-after");
-  a.error_type = (*res)->header("x-amzn-errortype");
-  a.token_count = (*res)->header("x-amzn-bedrock-input-token-count");
+  a.status = res->status();
+  a.content_type = res->header("content-type");
+  a.retry_after = res->header("retry-after");
+  a.error_type = res->header("x-amzn-errortype");
+  a.token_count = res->header("x-amzn-bedrock-input-token-count");
   if (stream && a.status == 200) {
     // A stream's first byte is its first body bytes, not its head.
-    arm_first_token(**res, t, start);
-    auto first = (*res)->next_buffered();
-    if (!first) first.emplace(co_await (*res)->read_some());
-    if (!*first) co_return std::unexpected(first->error());
-    a.first_piece.emplace(**first);
-    a.response = std::move(*res);
-    a.ms = ms_since(start);
-    co_return a;
+    arm_first_token(*res, t, start);
+    auto first = res->next_buffered();
+    a.response = std::move(res);
+    if (first && !*first) {
+      out = std::unexpected(first->error());
+      return true;
+    }
+    if (first) {
+      a.first_piece.emplace(**first);
+      a.ms = ms_since(start);
+    }
+    out = std::move(a);
+    return first.has_value();
   }
-  // A small answer is most often buffered whole with its head: no read_all coroutine then.
+  // A small answer is most often buffered whole with its head.
   std::optional<core::Error> error;
-  if (!(*res)->read_buffered(a.body, ClientResponse::kMaxBody, error)) {
-    auto body = co_await (*res)->read_all(ClientResponse::kMaxBody, std::move(a.body));
+  if (!res->read_buffered(a.body, ClientResponse::kMaxBody, error)) {
+    a.response = std::move(res);  // (read_rest reads the body from it, then lets it go)
+    out = std::move(a);
+    return false;
+  }
+  if (error) {
+    out = std::unexpected(std::move(*error));
+  } else {
+    a.ms = ms_since(start);
+    out = std::move(a);
+  }
+  return true;
+}
+
+Task<core::Result<Attempt>> WorkerHandler::read_rest(Attempt a, bool stream,
+                                                     Clock::time_point start) {
+  if (stream && a.status == 200) {
+    auto first = co_await a.response->read_some();
+    if (!first) co_return std::unexpected(first.error());
+    a.first_piece.emplace(*first);
+  } else {
+    auto body = co_await a.response->read_all(ClientResponse::kMaxBody, std::move(a.body));
     if (!body) co_return std::unexpected(body.error());
     a.body = std::move(*body);
+    a.response.reset();  // complete: its connection goes back to the pool
   }
-  if (error) co_return std::unexpected(std::move(*error));
   a.ms = ms_since(start);
   co_return a;
 }
@@ -1143,12 +1181,18 @@ Task<Outcome> WorkerHandler::try_target(Exchange& ex, Endpoint ep, Inbound& in, 
   const bool stream = in.stream;
   if (head.hedge_after_ms <= 0) {
     auto start = Clock::now();
-    std::optional<core::Result<Attempt>> res;
+    core::Result<Attempt> res;
     {
+      // (attempt() inlined: a usual answer then costs no frame of its own.)
       InFlight counted(*t.state);
-      res.emplace(co_await attempt(*creq, stream, t, start));
+      auto sent = co_await client_.send(*creq);
+      if (!sent) {
+        res = std::unexpected(sent.error());
+      } else if (!take_answer(std::move(*sent), stream, t, start, res)) {
+        res = co_await read_rest(std::move(*res), stream, start);
+      }
     }
-    co_return co_await conclude(ex, ep, in, t, std::move(*res), rec, t0, failure, last_answer);
+    co_return co_await conclude(ex, ep, in, t, std::move(res), rec, t0, failure, last_answer);
   }
 
   // Hedging: when the first attempt has no byte after hedge_after_ms, a second one goes to
