@@ -421,7 +421,7 @@ class WorkerHandler {
     finish(rec, t0);
     return Outcome::answered;
   }
-  // Sends the head of an SSE answer (with the routing headers); false when the client is gone.
+  // Starts an SSE answer (with the routing headers): its head leaves with the first chunk.
   void start_stream(Exchange& ex, const Target& t, AccessRecord& rec, Clock::time_point t0) {
     http::WireHead head(200);
     head.set("Content-Type", "text/event-stream; charset=utf-8");
