@@ -33,6 +33,9 @@ struct Error {
   bool retryable = false;
   std::optional<int> retry_after_s;
   int upstream_status = 0;  // the provider's own status, when there was one
+  // The request never reached the provider (resolving, connecting or the TLS handshake
+  // failed, or the pool to it stayed full): trying elsewhere adds no load to it.
+  bool not_sent = false;
 
   static Error make(ErrorKind kind, std::string message, std::string param = {},
                     std::string code = {});

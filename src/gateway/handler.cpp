@@ -1042,6 +1042,7 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, Clock::time_point t0)
     Outcome o =
         co_await try_target(ex, ep, in, t, *alias, plan, aliases, rec, t0, failure, last_answer);
     if (o == Outcome::answered) co_return;
+    if (failure.not_sent) plan.requeue();
     if (o == Outcome::context_length) {
       // Too long for this model: the larger ones take over (the attempt count carries on).
       in.escalate = false;

@@ -644,7 +644,11 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
     // An idle pooled connection is taken here, without a coroutine of its own.
     Result<std::unique_ptr<Connection>> conn{take_idle(pool)};
     if (!*conn) conn = co_await acquire(req, pool, origin, deadline);
-    if (!conn) co_return std::unexpected(conn.error());
+    if (!conn) {
+      auto e = conn.error();
+      e.not_sent = true;  // no connection: nothing reached the provider
+      co_return std::unexpected(std::move(e));
+    }
     auto& c = **conn;
     bool reused = c.reused;
     c.reset_expired();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 namespace stratus::routing {
 
@@ -89,6 +90,8 @@ std::optional<Plan::Pick> Plan::next(std::int64_t now_ms) {
   }
   RetryBudget* budget = pools_.front()->budget;
   const config::RetryPolicy& retry = pools_.front()->retry;
+  const bool requeue = std::exchange(requeue_, false);
+  if (requeue) budget = nullptr;  // neither checked nor spent
   if (attempts_ > 0 && budget && !budget->allows(now_ms, retry)) {
     stop_ = Stop::budget;
     return std::nullopt;

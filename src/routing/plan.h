@@ -62,6 +62,10 @@ class Plan {
   };
   // The next deployment to try, admitted (its breaker let it through), or nullopt.
   std::optional<Pick> next(std::int64_t now_ms);
+  // The last attempt never reached its provider (no connection, or our pool to it was full):
+  // the next one is a requeue, not a retry. It adds no load anywhere, so it does not draw from
+  // the retry budget (it still counts toward `attempts`).
+  void requeue() { requeue_ = true; }
 
   // Context window exceeded: continue with these pools instead (the attempt count carries on).
   void switch_to(Few<const Pool*> pools, Few<LocalState*> local);
@@ -92,6 +96,7 @@ class Plan {
   Stop stop_ = Stop::none;
   std::int64_t back_at_ms_ = 0;
   bool cooling_ = false;
+  bool requeue_ = false;
 };
 
 }  // namespace stratus::routing

@@ -347,6 +347,35 @@ TEST(Plan, RetryBudgetStopsExtraAttempts) {
   EXPECT_FALSE(two.next(0));
 }
 
+// An attempt that never reached its provider (connection refused, say) is requeued: the next
+// attempt neither needs nor spends budget, but still counts toward the attempt cap.
+TEST(Plan, RequeueAfterANotSentAttemptDrawsNoBudget) {
+  Fixture f(3);
+  f.pool.retry.budget_ratio = 0;
+  f.pool.retry.budget_min = 1;
+  f.pool.retry.attempts = 3;
+  Plan spent({&f.pool}, {&f.local}, f.rng);
+  ASSERT_TRUE(spent.next(0));
+  ASSERT_TRUE(spent.next(0));  // the floor's one retry, spent
+  Plan plan({&f.pool}, {&f.local}, f.rng);
+  ASSERT_TRUE(plan.next(0));
+  plan.requeue();
+  auto second = plan.next(0);
+  ASSERT_TRUE(second);         // the budget is spent, but a requeue does not need it
+  EXPECT_FALSE(plan.next(0));  // an ordinary retry still does
+  EXPECT_EQ(plan.stop(), Plan::Stop::budget);
+  EXPECT_EQ(f.pool.budget->recent(0, 10).failed, 1);  // only the first plan's retry was spent
+  Plan capped({&f.pool}, {&f.local}, f.rng);
+  ASSERT_TRUE(capped.next(0));
+  for (int i = 0; i < 2; ++i) {
+    capped.requeue();
+    ASSERT_TRUE(capped.next(0));
+  }
+  capped.requeue();
+  EXPECT_FALSE(capped.next(0));  // attempts: 3
+  EXPECT_EQ(capped.stop(), Plan::Stop::attempts);
+}
+
 TEST(Plan, ContextWindowFallbackSwitchesPools) {
   Fixture small(2);
   Fixture big(1);
