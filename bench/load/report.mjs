@@ -74,7 +74,10 @@ line('Latencies in µs, as observed per request by wrk. "+p50/+p99" = added late
   'upstream directly; "vs nginx" = req/s relative to nginx for the same case. "wrk p99" = the p99 wrk itself ' +
   'prints, after its coordinated-omission correction (it adds synthetic samples for every response slower than ' +
   'twice the mean interval, so one scheduling stall weighs ~100× at 1 connection; see chat.lua). ' +
-  'Ratios matter more than absolute numbers on a 2-core box where the load generator competes for the same CPUs.');
+  'Ratios matter more than absolute numbers on a 2-core box where the load generator competes for the same CPUs.' +
+  (meta.pinned_c1 ? ' The 1-connection cases and TTFB ran with every process (wrk, the mock, every proxy) pinned to CPU 0 ' +
+    '(`BENCH_PIN=1`, the default): unpinned, a request\'s hops sometimes cross between CPUs and sometimes do not, and one ' +
+    'target moves by 2-3× between rounds; pinned, each row measures what its hops cost.' : ''));
 line();
 line('Rows "stratus→anthropic" and "stratus→bedrock" send the same OpenAI request through the same stratus, ' +
   'translated to the provider\'s native protocol (`stratus mock --dialect ...` upstreams; Bedrock with SigV4 ' +

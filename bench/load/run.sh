@@ -21,6 +21,7 @@
 #   BENCH_ROUNDS=1    repeat the wrk cases; the report keeps each row's median round by req/s
 #   BENCH_KEEP=1      keep the temp dir (logs, configs) for inspection
 #   BENCH_TARGETS=direct,nginx,stratus   run only these targets (default: all)
+#   BENCH_PIN=1       run the 1-connection cases (and TTFB) with every process on CPU 0; 0 = off
 # Writes the report to bench/results/latest.md. Exit status 1 when a target answered anything
 # other than 2xx (the rows are marked in the table).
 set -euo pipefail
@@ -34,6 +35,7 @@ prime=${BENCH_PRIME:-2}
 rounds=${BENCH_ROUNDS:-1}
 ttfb_n=${BENCH_TTFB_N:-500}
 workers=${BENCH_WORKERS:-2}
+pin=${BENCH_PIN:-1}
 peers=${PEERS:-0}
 results_dir=$root/bench/results
 body_file=$here/chat.json
@@ -48,6 +50,11 @@ done
 [[ $warmup =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a whole number"
 [[ $prime =~ ^[0-9]+$ ]] || die "BENCH_PRIME must be a whole number"
 [[ $rounds =~ ^[0-9]+$ && $rounds -ge 1 ]] || die "BENCH_ROUNDS must be a whole number >= 1"
+[[ $pin == 0 || $pin == 1 ]] || die "BENCH_PIN must be 0 or 1"
+if ((pin)) && ! command -v taskset >/dev/null; then
+  echo "bench: taskset not found: the 1-connection cases run unpinned" >&2
+  pin=0
+fi
 
 tmp=$(mktemp -d /tmp/stratus-bench.XXXXXX)
 chmod 755 "$tmp" # nginx workers run as nobody when we are root
@@ -78,6 +85,33 @@ trap 'exit 130' INT TERM
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 warn() { printf '\n\033[1;31m!!!!!!!! WARNING: %s !!!!!!!!\033[0m\n\n' "$*" >&2; }
+
+# At 1 connection a request hops wrk -> proxy -> mock -> proxy -> wrk, one process at a time.
+# Left to the scheduler, the hops sometimes stay on one CPU and sometimes cross between the
+# two, and a cross-CPU wake-up costs far more on a virtual machine (an interrupt to another
+# vCPU): the same target then moves by 2-3x between rounds. With BENCH_PIN=1 the 1-connection
+# cases run with every process on CPU 0 (the load generator too), for every target alike, so
+# they measure what each hop itself costs. The 64-connection cases use every CPU.
+all_cpus="0-$(($(nproc) - 1))"
+# descendants PID: PID and every process below it (nginx's workers).
+descendants() {
+  local c
+  echo "$1"
+  for c in $(pgrep -P "$1" 2>/dev/null); do descendants "$c"; done
+}
+# pin_all CPUS: every process started here, with all its threads, on CPUS.
+pin_all() {
+  local p d
+  for p in "${pids[@]}"; do
+    for d in $(descendants "$p"); do taskset -a -p -c "$1" "$d" >/dev/null 2>&1 || true; done
+  done
+}
+# pinned CONNS CMD...: CMD on CPU 0 when the case is pinned (1 connection, BENCH_PIN=1).
+pinned() {
+  local conns=$1
+  shift
+  if ((pin && conns == 1)); then taskset -c 0 "$@"; else "$@"; fi
+}
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "${s//$'\n'/ }"; }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -380,8 +414,9 @@ run_case() {
   [[ $pf == ok ]] || { ok=false; warn "$name / $kase: preflight failed: $pf"; }
   export BENCH_BODY=${t_body[$i]} BENCH_STREAM=$stream BENCH_PATH=$path BENCH_HEADERS=${t_hdrs[$i]} \
     BENCH_LABEL="$name/$kase" BENCH_CONNS=$conns
+  ((pin && conns == 1)) && pin_all 0
   if ((warmup > 0)); then
-    timeout -k 5 $((warmup + 30)) wrk -t"$threads" -c"$conns" -d"${warmup}s" --timeout 10s -s "$here/chat.lua" \
+    pinned "$conns" timeout -k 5 $((warmup + 30)) wrk -t"$threads" -c"$conns" -d"${warmup}s" --timeout 10s -s "$here/chat.lua" \
       "${t_url[$i]}" >"$tmp/warmup.txt" 2>&1 || true
     count_done "$name" "$(wrk_requests "$tmp/warmup.txt")"
   fi
@@ -390,9 +425,10 @@ run_case() {
   # on a shared 2-core box, and independent of how expensive the upstream mock is.
   local cpu0=0 cpu1=0
   [[ $name == stratus* ]] && cpu0=$(cpu_ticks "$(target_pid "$name")")
-  timeout -k 5 $((secs + 30)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency -s "$here/chat.lua" \
+  pinned "$conns" timeout -k 5 $((secs + 30)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency -s "$here/chat.lua" \
     "${t_url[$i]}" >"$out" 2>&1 || true
   [[ $name == stratus* ]] && cpu1=$(cpu_ticks "$(target_pid "$name")")
+  ((pin && conns == 1)) && pin_all "$all_cpus"
   res=$(grep -m1 '^BENCHJSON ' "$out" | cut -d' ' -f2- || true)
   count_done "$name" "$(wrk_requests "$out")"
   local nreq cpu_us=null
@@ -441,6 +477,7 @@ for round in $(seq "$rounds"); do
 done
 
 log "time to first byte, stream, 1 connection, $ttfb_n requests per target"
+((pin)) && pin_all 0
 for ti in "${!t_names[@]}"; do
   name=${t_names[$ti]}
   preflight "$ti" 1 >"$tmp/preflight.msg"
@@ -450,7 +487,7 @@ for ti in "${!t_names[@]}"; do
   hargs=()
   IFS='|' read -ra hs <<<"${t_hdrs[$ti]}"
   for h in "${hs[@]}"; do [[ -n $h ]] && hargs+=(--header "$h"); done
-  res=$(timeout -k 5 120 node "$here/ttfb.mjs" --url "${t_url[$ti]}${t_spath[$ti]}" --n "$ttfb_n" \
+  res=$(pinned 1 timeout -k 5 120 node "$here/ttfb.mjs" --url "${t_url[$ti]}${t_spath[$ti]}" --n "$ttfb_n" \
     --body "${t_body[$ti]}" --label "$name" "${hargs[@]}" 2>"$tmp/ttfb-$name.err" | grep -m1 '^TTFBJSON ' | cut -d' ' -f2- || true)
   if [[ -z $res ]]; then
     warn "$name / ttfb: no result"
@@ -464,6 +501,7 @@ for ti in "${!t_names[@]}"; do
     "$name" "$ok" "$(json_str "$pf")" "$res" >>"$jsonl"
   printf '   %-8s %s\n' "$name" "$res" >&2
 done
+((pin)) && pin_all "$all_cpus"
 
 # Optional: where stratus spends its CPU at 64 connections (a flat profile: self time per symbol).
 perf_case() { # KASE STREAM
@@ -573,8 +611,8 @@ wrk_version=$( (wrk -v 2>&1 || true) | head -1 | awk '{print $1, $2}')
 nginx_version=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 targets_json=$(printf '"%s",' "${t_names[@]}")
 cases_json=$(printf '"%s",' "${cases[@]}")
-printf '{"kind":"meta","date":"%s","commit":"%s","cpus":%d,"load_start":"%s","load_end":"%s","seconds":%d,"warmup":%d,"prime":%d,"rounds":%d,"ttfb_n":%d,"proxy_workers":%d,"body_bytes":%d,"wrk_version":%s,"nginx_version":%s,"node_version":"%s","portkey_version":%s,"targets":[%s],"cases":[%s]}\n' \
-  "$(date -u '+%Y-%m-%d %H:%M UTC')" "$git_rev" "$(nproc)" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" "$secs" "$warmup" "$prime" "$rounds" "$ttfb_n" "$workers" \
+printf '{"kind":"meta","date":"%s","commit":"%s","cpus":%d,"load_start":"%s","load_end":"%s","seconds":%d,"warmup":%d,"prime":%d,"rounds":%d,"ttfb_n":%d,"proxy_workers":%d,"pinned_c1":%s,"body_bytes":%d,"wrk_version":%s,"nginx_version":%s,"node_version":"%s","portkey_version":%s,"targets":[%s],"cases":[%s]}\n' \
+  "$(date -u '+%Y-%m-%d %H:%M UTC')" "$git_rev" "$(nproc)" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" "$secs" "$warmup" "$prime" "$rounds" "$ttfb_n" "$workers" "$( ((pin)) && echo true || echo false)" \
   "$(tr -d '\n' <"$body_file" | wc -c)" "$(json_str "$wrk_version")" "$(json_str "$nginx_version")" "$(node -v)" \
   "$( [[ -n $portkey_version ]] && json_str "$portkey_version" || echo null)" "${targets_json%,}" "${cases_json%,}" >>"$jsonl"
 
