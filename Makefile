@@ -12,10 +12,15 @@ all: build
 deps:
 	@bash scripts/deps.sh test
 
-$(BUILD)/build.ninja:
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+# PGO=1: the Release build is profile-guided (scripts/pgo.sh trains a profile first, and again
+# whenever a source file changed). PGO=0 skips that, for a quicker edit-build loop; switching
+# between the two rebuilds everything.
+PGO ?= 1
+PGO_MODE = $(if $(filter 1,$(PGO)),USE,OFF)
 
-build: deps $(BUILD)/build.ninja
+build: deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATUS_PGO=$(PGO_MODE) $(CMAKE_FLAGS) >/dev/null
+	$(if $(filter 1,$(PGO)),bash scripts/pgo.sh $(BUILD))
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build

@@ -1019,7 +1019,8 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, Clock::time_point t0)
     }
   }
 
-  Error failure = Error::make(ErrorKind::unavailable, "model `" + model + "` has no deployments");
+  Error failure;  // the last attempt's; its message is built only if no attempt is made
+  failure.kind = ErrorKind::unavailable;
   std::optional<Attempt> last_answer;  // the last failed pass-through answer, relayed if final
   const Target* last_target = nullptr;
   routing::Few<const Alias*> aliases;
@@ -1075,6 +1076,7 @@ Task<void> WorkerHandler::proxy(Exchange& ex, Endpoint ep, Clock::time_point t0)
     rec.error = std::string(core::kind_name(e.kind)) + ": " + e.message;
     co_return co_await respond(ex, std::move(res), rec, t0);
   }
+  if (rec.attempts == 0) failure.message = "model `" + model + "` has no deployments";
   if (plan.stop() == routing::Plan::Stop::budget) failure.message += " (retry budget exhausted)";
   // Every deployment failed. A pass-through provider's own rate-limit answer is relayed as is.
   if (last_answer && failure.kind == ErrorKind::rate_limit && last_target &&
