@@ -92,11 +92,12 @@ line('Row "stratus+governance" is a second stratus process serving the same sing
   'nothing is refused), the deployment priced, a SQLite store and one ledger event per request; "vs stratus" = ' +
   'governed ÷ ungoverned req/s (the bar: ≥ 0.85×).');
 line();
-line('"stratus CPU/req" = CPU time (user + system) the stratus process spent per completed request during ' +
-  'the case, from /proc: steadier than req/s on a shared box and independent of the upstream mock\'s own cost ' +
-  '(the Bedrock mock verifies SigV4 and frames event streams; it costs about twice the OpenAI mock).');
+line('"proxy CPU/req" = CPU time (user + system, every thread; for nginx its master and workers) the proxy spent ' +
+  'per completed request during the case, from /proc/PID/task/*/schedstat (nanoseconds): steadier than req/s on a ' +
+  'shared box and independent of the upstream mock\'s own cost (the Bedrock mock verifies SigV4 and frames event ' +
+  'streams; it costs about twice the OpenAI mock). "CPU vs pass-through" = a stratus row\'s CPU/req ÷ the plain stratus row\'s.');
 line();
-line('| target | case | req/s | p50 | p99 | +p50 vs direct | +p99 vs direct | req/s vs nginx | req/s vs stratus | stratus CPU/req (µs) | CPU vs pass-through | wrk p99 | check |');
+line('| target | case | req/s | p50 | p99 | +p50 vs direct | +p99 vs direct | req/s vs nginx | req/s vs stratus | proxy CPU/req (µs) | CPU vs pass-through | wrk p99 | check |');
 line('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
 const failures = [];
 for (const kase of cases) {
@@ -112,7 +113,7 @@ for (const kase of cases) {
     line(`| ${p.length ? '⚠ ' : ''}${target} | ${kase} | ${int(r.rps)} | ${int(r.p50_us)} | ${int(r.p99_us)} | ` +
       `${isDirect ? '—' : signed(direct && r.p50_us - direct.p50_us)} | ${isDirect ? '—' : signed(direct && r.p99_us - direct.p99_us)} | ` +
       `${target === 'nginx' ? '1.00×' : ratio(r.rps, nginx?.rps)} | ${target.startsWith('stratus') ? ratio(r.rps, stratus?.rps) : '—'} | ` +
-      `${int(r.cpu_us_per_req)} | ${target.startsWith('stratus') ? ratio(r.cpu_us_per_req, stratus?.cpu_us_per_req) : '—'} | ${int(r.co_p99_us)} | ${p.length ? `**FAILED: ${p.join('; ')}**` : `ok (${int(r.requests)} × 2xx)${caveat(r)}`} |`);
+      `${r.cpu_us_per_req == null ? '—' : r.cpu_us_per_req.toFixed(1)} | ${target.startsWith('stratus') ? ratio(r.cpu_us_per_req, stratus?.cpu_us_per_req) : '—'} | ${int(r.co_p99_us)} | ${p.length ? `**FAILED: ${p.join('; ')}**` : `ok (${int(r.requests)} × 2xx)${caveat(r)}`} |`);
   }
 }
 

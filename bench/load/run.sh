@@ -401,8 +401,23 @@ preflight() {
 # target_pid NAME: the stratus process behind a stratus* target.
 target_pid() { if [[ $1 == stratus+governance ]]; then echo "$gov_pid"; else echo "$stratus_pid"; fi; }
 
-# cpu_ticks PID: user + system clock ticks the process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# proxy_pids NAME: the processes of a proxy target (nginx: master and workers); none for direct.
+proxy_pids() {
+  case $1 in
+    stratus*) target_pid "$1" ;;
+    nginx) descendants "$nginx_pid" ;;
+    portkey) descendants "$pk_pid" ;;
+  esac
+}
+# cpu_ns PID...: nanoseconds on CPU so far, all threads of these processes (schedstat: exact,
+# where /proc/PID/stat counts 10 ms ticks).
+cpu_ns() {
+  local p t=0
+  for p in "$@"; do
+    t=$((t + $(cat /proc/"$p"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}')))
+  done
+  echo "$t"
+}
 
 # run_case I CASE STREAM THREADS CONNS ROUND
 run_case() {
@@ -421,20 +436,21 @@ run_case() {
     count_done "$name" "$(wrk_requests "$tmp/warmup.txt")"
   fi
   out=$tmp/wrk-$name-${kase// /_}-$round.txt
-  # CPU time the stratus process spends per request (user + system): much steadier than req/s
-  # on a shared 2-core box, and independent of how expensive the upstream mock is.
-  local cpu0=0 cpu1=0
-  [[ $name == stratus* ]] && cpu0=$(cpu_ticks "$(target_pid "$name")")
+  # CPU time the proxy spends per request: much steadier than req/s on a shared 2-core box,
+  # and independent of how expensive the upstream mock is.
+  local cpu0=0 cpu1=0 ppids
+  ppids=$(proxy_pids "$name")
+  [[ -n $ppids ]] && cpu0=$(cpu_ns $ppids)
   pinned "$conns" timeout -k 5 $((secs + 30)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency -s "$here/chat.lua" \
     "${t_url[$i]}" >"$out" 2>&1 || true
-  [[ $name == stratus* ]] && cpu1=$(cpu_ticks "$(target_pid "$name")")
+  [[ -n $ppids ]] && cpu1=$(cpu_ns $ppids)
   ((pin && conns == 1)) && pin_all "$all_cpus"
   res=$(grep -m1 '^BENCHJSON ' "$out" | cut -d' ' -f2- || true)
   count_done "$name" "$(wrk_requests "$out")"
   local nreq cpu_us=null
   nreq=$(wrk_requests "$out")
-  if [[ $name == stratus* ]] && ((nreq > 0)); then
-    cpu_us=$(((cpu1 - cpu0) * 1000000 / $(getconf CLK_TCK) / nreq))
+  if [[ -n $ppids ]] && ((nreq > 0)); then
+    cpu_us=$(awk -v d=$((cpu1 - cpu0)) -v n="$nreq" 'BEGIN {printf "%.1f", d / 1000 / n}')
   fi
   if [[ -z $res ]]; then
     warn "$name / $kase: wrk gave no result"
