@@ -414,7 +414,7 @@ proxy_pids() {
 cpu_ns() {
   local p t=0
   for p in "$@"; do
-    t=$((t + $(cat /proc/"$p"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}')))
+    t=$((t + $(cat /proc/"$p"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}')))
   done
   echo "$t"
 }
