@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "core/json_text.h"
+#include "http/drain_read.h"
 #include "http/head.h"
 #include "http/head_parser.h"
 #include "http/sweeper.h"
@@ -325,10 +326,17 @@ class Connection : public Deadline {
     return parser_.emplace(fields_);
   }
   // One read into the buffer's free room (bytes to commit()); not a coroutine, so no frame.
-  auto read_more() {
+  // `how`: Try::wait for the first read of an answer, Try::first after (http/drain_read.h).
+  auto read_more(Try how) {
     std::size_t room = buffer_.capacity() - buffer_.size();
     auto space = buffer_.prepare(room >= 1024 ? room : 4096);
-    return visit([space](auto& s) { return s.async_read_some(space, use_tuple); });
+    return visit([space, how](auto& s) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(s)>, PlainStream>) {
+        return async_read_drain(s, space, how, use_tuple);
+      } else {
+        return s.async_read_some(space, use_tuple);
+      }
+    });
   }
   char* body_buf() { return body_buf_; }
   static constexpr std::size_t kBodyBuf = 16 * 1024;
@@ -398,7 +406,7 @@ Task<Result<std::string_view>> ClientResponse::read_some() {
     // Bytes already buffered are parsed at once: no asynchronous operation to post.
     if (auto piece = next_buffered()) co_return std::move(*piece);
     conn_->arm(until(deadline_, idle_ms_));
-    auto [ec, n] = co_await conn_->read_more();
+    auto [ec, n] = co_await conn_->read_more(Try::first);
     conn_->disarm();
     if (ec == net::error::eof) {
       ec = at_eof(*conn_->parser());
@@ -524,7 +532,10 @@ Task<Result<std::unique_ptr<Connection>>> Client::connect(const ClientRequest& r
   }
   conn->lowest().set_option(tcp::no_delay(true), ec);
   conn->lowest().non_blocking(true, ec);  // write_now() writes synchronously first
-  if (!origin.tls) co_return conn;
+  if (!origin.tls) {
+    enable_drain_read(conn->lowest());  // reads see TCP_INQ's count (http/drain_read.h)
+    co_return conn;
+  }
 
   auto& tls = conn->start_tls(tls_context(req.ca_file));
   boost::system::error_code ip_ec;
@@ -670,6 +681,7 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
       // composed operation cost more than the parsing.
       auto& buf = c.buffer();
       boost::system::error_code rec;
+      auto how = Try::wait;  // the answer's first read: it waits for epoll at once
       for (;;) {
         if (buf.size() > 0) {
           // (A HEAD request's answer has no body whatever its Content-Length: Beast's.)
@@ -682,7 +694,8 @@ Task<Result<std::unique_ptr<ClientResponse>>> Client::send(const ClientRequest& 
           if (rec || parser.is_header_done()) break;
           if (used > 0) continue;
         }
-        auto [ec, n] = co_await c.read_more();
+        auto [ec, n] = co_await c.read_more(how);
+        how = Try::first;
         if (ec == net::error::eof) ec = at_eof(parser);
         if (ec) {
           rec = ec;

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/json_text.h"
+#include "http/drain_read.h"
 #include "http/head.h"
 #include "http/head_parser.h"
 #include "http/sweeper.h"
@@ -393,16 +394,25 @@ bool Exchange::client_left() const { return session_.watch_ && session_.watch_->
 // in epoll (one epoll_ctl system call) for every wait, while a receive just queues behind the
 // reactor's registration; the peeked byte stays in the socket for the next request.
 void Session::watch(tcp::socket& socket, std::shared_ptr<Watch> w) {
-  auto* byte = &w->peek;
-  socket.async_receive(net::buffer(byte, 1), tcp::socket::message_peek,
-                       [w = std::move(w)](boost::system::error_code ec, std::size_t n) {
-                         if (w->done)
-                           return;  // the exchange is over; the socket may be gone: touch nothing
-                         if (ec == net::error::operation_aborted) return;
-                         if (!ec && n > 0) return;  // a pipelined request: the client is there
-                         w->gone = true;            // end of stream or a reset
-                         w->cancel->emit(net::cancellation_type::terminal);
-                       });
+  auto seen = [w](boost::system::error_code ec, std::size_t n) {
+    if (w->done) return;  // the exchange is over; the socket may be gone: touch nothing
+    if (ec == net::error::operation_aborted) return;
+    if (!ec && n > 0) return;  // a pipelined request: the client is there
+    w->gone = true;            // end of stream or a reset
+    w->cancel->emit(net::cancellation_type::terminal);
+  };
+  // The request's read may have told the reactor the socket was drained (http/drain_read.h),
+  // and then the queued peek would not look before waiting: a reset that came before it would
+  // never be seen. So look once here (the watch starts at most once per request, at a sweep).
+  ssize_t r = ::recv(socket.native_handle(), &w->peek, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (r > 0) return;  // a pipelined request: the client is there
+  if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    auto ec = r == 0 ? boost::system::error_code(net::error::eof)
+                     : boost::system::error_code(errno, boost::system::system_category());
+    net::post(socket.get_executor(), [seen, ec] { seen(ec, 0); });
+    return;
+  }
+  socket.async_receive(net::buffer(&w->peek, 1), tcp::socket::message_peek, std::move(seen));
 }
 void Session::start_watch() {
   if (watch_) return;
@@ -516,7 +526,8 @@ Task<void> Session::run() {
     if (buffer_.size() == 0) {  // wait for the next request's first bytes
       idle_ = true;
       arm(ms(first ? o.header_timeout_ms : o.idle_timeout_ms));
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), use_tuple);
+      auto [ec, n] =
+          co_await async_read_drain(stream_, buffer_.prepare(4096), Try::wait, use_tuple);
       idle_ = false;
       buffer_.commit(n);
       if (ec || n == 0) break;
@@ -610,6 +621,7 @@ Task<void> Server::accept_loop(Worker& w) {
     }
     socket.set_option(tcp::no_delay(true), ec);
     socket.non_blocking(true, ec);  // write_now() writes synchronously first
+    enable_drain_read(socket);      // reads see TCP_INQ's count (http/drain_read.h)
     auto cancel = std::make_shared<net::cancellation_signal>();
     auto slot = cancel->slot();
     net::co_spawn(w.ioc, run_session(w, std::move(socket), std::move(cancel)),

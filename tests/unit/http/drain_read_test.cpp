@@ -1,0 +1,293 @@
+// Tests for async_read_drain (http/drain_read.h): the same results as async_read_some on a
+// loopback TCP pair (data, pieces, end of stream, cancellation), and no receive that finds
+// nothing after a short read.
+#include "http/drain_read.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace stratus::http {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace boost::asio::experimental::awaitable_operators;
+using boost::system::error_code;
+
+struct Pair {
+  net::io_context ioc{1};
+  tcp::socket a{ioc};  // read with async_read_drain
+  tcp::socket b{ioc};  // the peer, written synchronously
+  // Keeps poll() and run_for() running the reactor (epoll) even with no operation queued.
+  net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
+  Pair() {
+    tcp::acceptor acc(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    b.connect(acc.local_endpoint());
+    acc.accept(a);
+    a.non_blocking(true);
+    enable_drain_read(a);
+  }
+  void send(std::string_view s) { net::write(b, net::buffer(s)); }
+};
+
+struct Got {
+  bool done = false;
+  error_code ec;
+  std::size_t n = 0;
+};
+
+// Starts one read of up to `room` bytes into `out`; `got` is filled when it completes.
+void start(Pair& p, std::string& out, std::size_t room, Got& got, Try how = Try::wait) {
+  out.assign(room, '\0');
+  got = {};
+  async_read_drain(p.a, net::buffer(out), how, [&got](error_code ec, std::size_t n) {
+    got.done = true;
+    got.ec = ec;
+    got.n = n;
+  });
+}
+
+// Runs the context until `got` completes or `limit` passes.
+bool wait(Pair& p, Got& got, std::chrono::milliseconds limit = 2000ms) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!got.done && std::chrono::steady_clock::now() < end) {
+    p.ioc.restart();
+    p.ioc.run_one_for(5ms);
+  }
+  return got.done;
+}
+
+TEST(DrainRead, ReadsWhatThePeerSent) {
+  Pair p;
+  std::string out;
+  Got got;
+  p.send("hello");
+  start(p, out, 64, got);
+  ASSERT_TRUE(wait(p, got));
+  EXPECT_FALSE(got.ec);
+  EXPECT_EQ(out.substr(0, got.n), "hello");
+}
+
+TEST(DrainRead, WaitsForBytesSentLater) {
+  Pair p;
+  std::string out;
+  Got got;
+  start(p, out, 64, got);
+  p.ioc.run_for(20ms);
+  EXPECT_FALSE(got.done);
+  p.send("late");
+  ASSERT_TRUE(wait(p, got));
+  EXPECT_FALSE(got.ec);
+  EXPECT_EQ(out.substr(0, got.n), "late");
+}
+
+TEST(DrainRead, AReadThatFillsTheBufferLeavesTheRestForTheNext) {
+  Pair p;
+  std::string out;
+  Got got;
+  p.send("0123456789");
+  start(p, out, 4, got);
+  ASSERT_TRUE(wait(p, got));
+  EXPECT_EQ(out.substr(0, got.n), "0123");
+  std::string all = out.substr(0, got.n);
+  while (all.size() < 10) {  // no new edge comes for the rest: the reads must try at once
+    start(p, out, 4, got);
+    ASSERT_TRUE(wait(p, got, 500ms)) << "stuck after " << all;
+    ASSERT_FALSE(got.ec);
+    all += out.substr(0, got.n);
+  }
+  EXPECT_EQ(all, "0123456789");
+}
+
+// The point of it: after a short read, the next read waits for epoll without a receive that
+// finds nothing, so it costs one recv() call, not two.
+TEST(DrainRead, AfterAShortReadTheNextReadMakesOneReceive) {
+  Pair p;
+  std::string out;
+  Got got;
+  p.send("request 1");
+  start(p, out, 64, got);
+  ASSERT_TRUE(wait(p, got));
+  ASSERT_EQ(got.n, 9u);
+  for (int i = 0; i < 5; ++i) {
+    auto before = drain_recv_calls;
+    start(p, out, 64, got);
+    p.ioc.restart();
+    p.ioc.poll();
+    EXPECT_FALSE(got.done);
+    p.send("request 2");
+    ASSERT_TRUE(wait(p, got));
+    EXPECT_EQ(out.substr(0, got.n), "request 2");
+#if STRATUS_DRAIN_READ
+    EXPECT_EQ(drain_recv_calls - before, 1u) << "round " << i;
+#endif
+  }
+}
+
+// Bytes that arrive after a short read, and whose epoll edge the reactor took while no read
+// was queued, must still be read: the edge sets the reactor's flag again.
+TEST(DrainRead, BytesThatArriveBetweenReadsAreNotLost) {
+  Pair p;
+  std::string out;
+  Got got;
+  p.send("head");
+  start(p, out, 64, got);
+  ASSERT_TRUE(wait(p, got));
+  ASSERT_EQ(out.substr(0, got.n), "head");
+  p.send("body");
+  for (int i = 0; i < 5; ++i) {  // let the reactor see the edge with nothing queued
+    p.ioc.restart();
+    p.ioc.run_for(2ms);
+  }
+  start(p, out, 64, got);
+  ASSERT_TRUE(wait(p, got, 500ms)) << "the read waited for an edge already taken";
+  EXPECT_EQ(out.substr(0, got.n), "body");
+}
+
+TEST(DrainRead, EndOfStreamIsEof) {
+  Pair p;
+  std::string out;
+  Got got;
+  p.send("last");
+  p.b.shutdown(tcp::socket::shutdown_send);
+  start(p, out, 64, got);
+  ASSERT_TRUE(wait(p, got));
+  EXPECT_EQ(out.substr(0, got.n), "last");
+  start(p, out, 64, got);
+  ASSERT_TRUE(wait(p, got));
+  EXPECT_EQ(got.ec, net::error::eof);
+  EXPECT_EQ(got.n, 0u);
+}
+
+// The peer's data and its end can come in one epoll edge: reading the data must not leave the
+// next read waiting for an edge that will never come (TCP_INQ counts a waiting end).
+TEST(DrainRead, AnEndAlreadySeenByTheReactorIsStillRead) {
+  Pair p;
+  std::string out;
+  Got got;
+  p.send("last");
+  p.b.shutdown(tcp::socket::shutdown_send);
+  std::this_thread::sleep_for(5ms);
+  p.ioc.poll();  // the reactor takes the edge with no read queued
+  start(p, out, 64, got);
+  ASSERT_TRUE(wait(p, got));
+  EXPECT_EQ(out.substr(0, got.n), "last");
+  start(p, out, 64, got);
+  ASSERT_TRUE(wait(p, got, 500ms)) << "the end of stream was never read";
+  EXPECT_EQ(got.ec, net::error::eof);
+}
+
+// A reset is not in TCP_INQ's count: a read in the middle of a message (Try::first) looks at the
+// socket before it waits, so a reset the reactor saw before the bytes ahead of it is still read.
+TEST(DrainRead, AResetAlreadySeenByTheReactorIsReadInTheMiddleOfAMessage) {
+  Pair p;
+  std::string out;
+  Got got;
+  p.send("last");
+  p.b.set_option(net::socket_base::linger(true, 0));
+  p.b.close();  // a reset right behind the data
+  std::this_thread::sleep_for(5ms);
+  p.ioc.poll();  // the reactor takes the edge with no read queued
+  start(p, out, 64, got);
+  ASSERT_TRUE(wait(p, got));
+  if (!got.ec) {  // the data before the reset, then the reset
+    EXPECT_EQ(out.substr(0, got.n), "last");
+    start(p, out, 64, got, Try::first);
+    ASSERT_TRUE(wait(p, got, 500ms)) << "the reset was never read";
+  }
+  EXPECT_TRUE(got.ec);
+}
+
+TEST(DrainRead, TryFirstTakesWhatIsThereAndWaitsForTheRest) {
+  Pair p;
+  std::string out;
+  Got got;
+  p.send("part 1");
+  start(p, out, 64, got);
+  ASSERT_TRUE(wait(p, got));
+  p.send("part 2");
+  start(p, out, 64, got, Try::first);
+  ASSERT_TRUE(wait(p, got, 500ms));
+  EXPECT_EQ(out.substr(0, got.n), "part 2");
+  start(p, out, 64, got, Try::first);
+  p.ioc.restart();
+  p.ioc.poll();
+  EXPECT_FALSE(got.done);
+  p.send("part 3");
+  ASSERT_TRUE(wait(p, got, 500ms));
+  EXPECT_EQ(out.substr(0, got.n), "part 3");
+}
+
+TEST(DrainRead, CancelAndCloseAbortAWaitingRead) {
+  Pair p;
+  std::string out;
+  Got got;
+  start(p, out, 64, got);
+  p.ioc.poll();
+  p.a.cancel();
+  ASSERT_TRUE(wait(p, got));
+  EXPECT_EQ(got.ec, net::error::operation_aborted);
+  start(p, out, 64, got);
+  p.ioc.poll();
+  p.a.close();
+  ASSERT_TRUE(wait(p, got));
+  EXPECT_EQ(got.ec, net::error::operation_aborted);
+  start(p, out, 64, got);  // on a closed socket: an error, not a crash
+  ASSERT_TRUE(wait(p, got));
+  EXPECT_TRUE(got.ec);
+}
+
+// In a coroutine, raced against a timer with awaitable operators: the losing read is
+// cancelled through its cancellation slot.
+TEST(DrainRead, PerOperationCancellationInACoroutine) {
+  Pair p;
+  bool timer_won = false;
+  std::string late;
+  net::co_spawn(
+      p.ioc,
+      [&]() -> Task<void> {
+        char buf[64];
+        net::steady_timer t(p.ioc, 20ms);
+        auto r = co_await (async_read_drain(p.a, net::buffer(buf), Try::wait, use_tuple) ||
+                           t.async_wait(use_tuple));
+        timer_won = r.index() == 1;
+        p.send("after");  // the socket still reads after the cancelled read
+        auto [ec, n] = co_await async_read_drain(p.a, net::buffer(buf), Try::wait, use_tuple);
+        if (!ec) late.assign(buf, n);
+      },
+      net::detached);
+  p.work.reset();  // run until the coroutine ends
+  p.ioc.run_for(2s);
+  EXPECT_TRUE(timer_won);
+  EXPECT_EQ(late, "after");
+}
+
+// Many messages, each in two pieces with a pause between, as a client that sends a head and
+// then a body does.
+TEST(DrainRead, ManyMessagesInPieces) {
+  Pair p;
+  std::thread peer([&] {
+    for (int i = 0; i < 200; ++i) {
+      net::write(p.b, net::buffer(std::string("ab")));
+      if (i % 20 == 0) std::this_thread::sleep_for(1ms);
+      net::write(p.b, net::buffer(std::string("cd")));
+    }
+  });
+  std::string all;
+  std::string out;
+  Got got;
+  while (all.size() < 800) {
+    start(p, out, 3, got);
+    if (!wait(p, got, 2000ms)) break;
+    if (got.ec) break;
+    all += out.substr(0, got.n);
+  }
+  peer.join();
+  ASSERT_EQ(all.size(), 800u);
+  for (std::size_t i = 0; i < all.size(); i += 4) ASSERT_EQ(all.substr(i, 4), "abcd") << i;
+}
+
+}  // namespace
+}  // namespace stratus::http
