@@ -281,7 +281,8 @@ class Connection : public Deadline {
   Connection(std::string pool_key, Sweeper& sweeper, PlainStream s)
       : pool_key_(std::move(pool_key)),
         sweeper_(sweeper),
-        stream_(std::in_place_type<PlainStream>, std::move(s)) {
+        stream_(std::in_place_type<PlainStream>, std::move(s)),
+        reactor_(reactor_of(std::get<PlainStream>(stream_))) {
     // Beast reads at most the buffer's spare capacity (512 bytes for an empty one): a stream
     // would arrive in slivers, each relayed with its own write.
     buffer_.reserve(kBodyBuf);
@@ -330,9 +331,9 @@ class Connection : public Deadline {
   auto read_more(Try how) {
     std::size_t room = buffer_.capacity() - buffer_.size();
     auto space = buffer_.prepare(room >= 1024 ? room : 4096);
-    return visit([space, how](auto& s) {
+    return visit([this, space, how](auto& s) {
       if constexpr (std::is_same_v<std::decay_t<decltype(s)>, PlainStream>) {
-        return async_read_drain(s, space, how, use_tuple);
+        return async_read_drain(s, reactor_, space, how, use_tuple);
       } else {
         return s.async_read_some(space, use_tuple);
       }
@@ -353,6 +354,7 @@ class Connection : public Deadline {
   std::string pool_key_;
   Sweeper& sweeper_;
   std::variant<PlainStream, TlsStream> stream_;
+  Reactor reactor_;  // for async_read_drain (plain streams)
   beast::flat_buffer buffer_;
   HeadFields fields_;  // the current response's (see UpstreamParser)
   std::optional<UpstreamParser> parser_;

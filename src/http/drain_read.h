@@ -64,19 +64,6 @@ struct SocketAccess : tcp::socket {
   static auto& impl(tcp::socket& s) { return (s.*(&SocketAccess::impl_)).get_implementation(); }
 };
 
-// This thread's reactor (one io_context per worker thread): use_service takes a lock and
-// walks a list, so it is looked up once per context.
-inline ad::reactor& reactor_of(tcp::socket& s) {
-  thread_local net::execution_context* ctx = nullptr;
-  thread_local ad::reactor* reactor = nullptr;
-  auto& c = net::query(s.get_executor(), net::execution::context);
-  if (&c != ctx) {
-    reactor = &net::use_service<ad::reactor>(c);
-    ctx = &c;
-  }
-  return *reactor;
-}
-
 // Per-operation cancellation (a cancellation slot on the handler, as awaitable operators and
 // the gateway's client-left signal use), as Asio's own receive does it.
 class Cancel {
@@ -172,12 +159,13 @@ class RecvOp : public ad::reactor_op {
 
 struct Initiate {
   tcp::socket* socket;
+  ad::reactor* reactor_ptr;
   template <class Handler>
   void operator()(Handler&& handler, net::mutable_buffer buf, bool try_first) const {
     using H = std::decay_t<Handler>;
     using Op = RecvOp<H, tcp::socket::executor_type>;
     auto& impl = SocketAccess::impl(*socket);
-    auto& reactor = reactor_of(*socket);
+    auto& reactor = *reactor_ptr;
     bool continuation = boost_asio_handler_cont_helpers::is_continuation(handler);
     auto slot = net::get_associated_cancellation_slot(handler);
     typename Op::ptr p = {std::addressof(handler), Op::ptr::allocate(handler), nullptr};
@@ -205,17 +193,29 @@ inline void enable_drain_read(tcp::socket& socket) {
   (void)::setsockopt(socket.native_handle(), SOL_TCP, TCP_INQ, &on, sizeof on);
 }
 
-// As socket.async_read_some(buf, token), for a plain TCP socket. `Try::wait` for the read that
-// starts a message, `Try::first` for the reads after it (see above).
+// The reactor behind a socket's io_context. use_service takes a lock and walks a list, so a
+// connection looks it up once and hands it to every read.
+using Reactor = drain_detail::ad::reactor*;
+inline Reactor reactor_of(tcp::socket& socket) {
+  return &net::use_service<drain_detail::ad::reactor>(
+      net::query(socket.get_executor(), net::execution::context));
+}
+
+// As socket.async_read_some(buf, token), for a plain TCP socket whose io_context's reactor is
+// `reactor`. `Try::wait` for the read that starts a message, `Try::first` for the reads after
+// it (see above).
 template <class Token>
-auto async_read_drain(tcp::socket& socket, net::mutable_buffer buf, Try how, Token&& token) {
+auto async_read_drain(tcp::socket& socket, Reactor reactor, net::mutable_buffer buf, Try how,
+                      Token&& token) {
   return net::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-      drain_detail::Initiate{&socket}, token, buf, how == Try::first);
+      drain_detail::Initiate{&socket, reactor}, token, buf, how == Try::first);
 }
 #else
 inline void enable_drain_read(tcp::socket&) {}
+using Reactor = void*;
+inline Reactor reactor_of(tcp::socket&) { return nullptr; }
 template <class Token>
-auto async_read_drain(tcp::socket& socket, net::mutable_buffer buf, Try, Token&& token) {
+auto async_read_drain(tcp::socket& socket, Reactor, net::mutable_buffer buf, Try, Token&& token) {
   return socket.async_read_some(buf, std::forward<Token>(token));
 }
 #endif

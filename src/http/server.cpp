@@ -64,6 +64,7 @@ class Session : public Deadline {
       : server_(server),
         worker_(worker),
         stream_(std::move(socket)),
+        reactor_(reactor_of(stream_)),
         cancel_(std::move(cancel)),
         watch_later_(*this) {
     buffer_.reserve(8192);  // Beast reads at most the spare capacity (512 bytes when empty)
@@ -107,6 +108,7 @@ class Session : public Deadline {
   // A plain socket, not beast::tcp_stream: timeouts are the sweeper's (Deadline), and the
   // stream's per-operation timer bookkeeping showed in profiles.
   tcp::socket stream_;
+  Reactor reactor_;  // stream_'s, for async_read_drain
   beast::flat_buffer buffer_;
   std::string out_;  // the head of the answer being sent (Exchange::send_now)
   Request request_;  // the one being read or answered
@@ -527,7 +529,7 @@ Task<void> Session::run() {
       idle_ = true;
       arm(ms(first ? o.header_timeout_ms : o.idle_timeout_ms));
       auto [ec, n] =
-          co_await async_read_drain(stream_, buffer_.prepare(4096), Try::wait, use_tuple);
+          co_await async_read_drain(stream_, reactor_, buffer_.prepare(4096), Try::wait, use_tuple);
       idle_ = false;
       buffer_.commit(n);
       if (ec || n == 0) break;

@@ -20,6 +20,7 @@ struct Pair {
   net::io_context ioc{1};
   tcp::socket a{ioc};  // read with async_read_drain
   tcp::socket b{ioc};  // the peer, written synchronously
+  Reactor reactor{};
   // Keeps poll() and run_for() running the reactor (epoll) even with no operation queued.
   net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
   Pair() {
@@ -28,6 +29,7 @@ struct Pair {
     acc.accept(a);
     a.non_blocking(true);
     enable_drain_read(a);
+    reactor = reactor_of(a);
   }
   void send(std::string_view s) { net::write(b, net::buffer(s)); }
 };
@@ -42,7 +44,7 @@ struct Got {
 void start(Pair& p, std::string& out, std::size_t room, Got& got, Try how = Try::wait) {
   out.assign(room, '\0');
   got = {};
-  async_read_drain(p.a, net::buffer(out), how, [&got](error_code ec, std::size_t n) {
+  async_read_drain(p.a, p.reactor, net::buffer(out), how, [&got](error_code ec, std::size_t n) {
     got.done = true;
     got.ec = ec;
     got.n = n;
@@ -250,11 +252,13 @@ TEST(DrainRead, PerOperationCancellationInACoroutine) {
       [&]() -> Task<void> {
         char buf[64];
         net::steady_timer t(p.ioc, 20ms);
-        auto r = co_await (async_read_drain(p.a, net::buffer(buf), Try::wait, use_tuple) ||
-                           t.async_wait(use_tuple));
+        auto r =
+            co_await (async_read_drain(p.a, p.reactor, net::buffer(buf), Try::wait, use_tuple) ||
+                      t.async_wait(use_tuple));
         timer_won = r.index() == 1;
         p.send("after");  // the socket still reads after the cancelled read
-        auto [ec, n] = co_await async_read_drain(p.a, net::buffer(buf), Try::wait, use_tuple);
+        auto [ec, n] =
+            co_await async_read_drain(p.a, p.reactor, net::buffer(buf), Try::wait, use_tuple);
         if (!ec) late.assign(buf, n);
       },
       net::detached);
