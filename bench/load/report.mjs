@@ -117,6 +117,38 @@ for (const kase of cases) {
   }
 }
 
+// With several rounds: stratus ÷ nginx within each round (measured next to each other, in
+// alternating order), and the median of those paired ratios, for req/s and for CPU per request.
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+if ((meta.rounds ?? 1) > 1 && targets.includes('nginx') && targets.includes('stratus')) {
+  const parts = [];
+  for (const kase of cases) {
+    const of = (target, n) => wrk.find((r) => r.target === target && r.case === kase && r.round === n);
+    const rounds = [...new Set(wrk.filter((r) => r.case === kase).map((r) => r.round))].sort((a, b) => a - b);
+    const rps = [];
+    const cpu = [];
+    for (const n of rounds) {
+      const s = of('stratus', n);
+      const g = of('nginx', n);
+      if (s?.rps && g?.rps) rps.push(s.rps / g.rps);
+      if (s?.cpu_us_per_req && g?.cpu_us_per_req) cpu.push(g.cpu_us_per_req / s.cpu_us_per_req);
+    }
+    if (!rps.length) continue;
+    const list = (xs) => xs.map((x) => x.toFixed(2)).join(', ');
+    parts.push(`${kase}: req/s ${list(rps)} (median **${median(rps).toFixed(2)}×**)` +
+      (cpu.length ? `, nginx's CPU/req ÷ stratus's ${list(cpu)} (median ${median(cpu).toFixed(2)}×)` : ''));
+  }
+  if (parts.length) {
+    line();
+    line('Stratus against nginx round by round (the two measured one after the other, the targets in reverse order ' +
+      'every other round; above 1.00× stratus is ahead): ' + parts.join('; ') + '.');
+  }
+}
+
 // Governed ÷ ungoverned, per case, against the 0.85× bar.
 const GOV = 'stratus+governance';
 if (targets.includes(GOV)) {

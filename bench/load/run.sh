@@ -483,10 +483,16 @@ cases=("chat c64" "chat c1" "stream c64" "stream c1")
 c_stream=(0 0 1 1)
 c_threads=(2 1 2 1)
 c_conns=(64 1 64 1)
+# Every other round runs the targets in reverse order, so that a box that drifts during a case
+# (the neighbours' load on a shared VM) does not favour whichever target comes first.
+forward=("${!t_names[@]}")
+backward=()
+for ((k = ${#forward[@]} - 1; k >= 0; k--)); do backward+=("${forward[$k]}"); done
 for round in $(seq "$rounds"); do
+  if ((round % 2 == 0)); then order=("${backward[@]}"); else order=("${forward[@]}"); fi
   for ci in "${!cases[@]}"; do
     log "case ${cases[$ci]}: ${warmup}s warm-up + ${secs}s per target$( ((rounds > 1)) && echo " (round $round/$rounds)")"
-    for ti in "${!t_names[@]}"; do
+    for ti in "${order[@]}"; do
       run_case "$ti" "${cases[$ci]}" "${c_stream[$ci]}" "${c_threads[$ci]}" "${c_conns[$ci]}" "$round"
     done
   done
