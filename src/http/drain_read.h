@@ -12,7 +12,7 @@
 //
 // "Drained" is the kernel's word, not a guess from a short read: with TCP_INQ on the socket
 // (enable_drain_read), every recvmsg returns how many bytes are still queued, and a nonzero
-// count when an end of stream or a reset is waiting. A short read alone would not do: data and
+// count when an end of stream is waiting. A short read alone would not do: data and
 // the peer's FIN can come in one epoll edge, and after reading the data nothing would ever
 // wake the read that should see the end. Without the count (TCP_INQ refused) the read is an
 // ordinary one. Any byte that arrives after the count was taken raises a new edge.
