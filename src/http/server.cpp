@@ -129,6 +129,15 @@ namespace {
 
 std::chrono::milliseconds ms(int v) { return std::chrono::milliseconds(v); }
 
+// What a one-byte peek at a client's socket shows, without waiting; the byte stays in the socket.
+enum class Peek { data, nothing, gone };
+Peek peek_client(tcp::socket& socket, char& byte) {
+  ssize_t r = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (r > 0) return Peek::data;
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return Peek::nothing;
+  return Peek::gone;  // end of stream, or an error such as a reset
+}
+
 }  // namespace
 
 StringResponse json_response(unsigned status, std::string body) {
@@ -368,11 +377,9 @@ Task<bool> Exchange::client_gone() {
     if (ec == net::error::operation_aborted) co_return false;
     if (ec) co_return true;
     char c;
-    ssize_t r = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      co_return true;
-    }
-    if (r > 0) {
+    auto seen = peek_client(sock, c);
+    if (seen == Peek::gone) co_return true;
+    if (seen == Peek::data) {
       // A pipelined request is waiting: the client is still there, and we can no longer see
       // it leave, so wait until cancelled.
       net::steady_timer forever(sock.get_executor(), net::steady_timer::time_point::max());
@@ -406,13 +413,14 @@ void Session::watch(tcp::socket& socket, std::shared_ptr<Watch> w) {
   // The request's read may have told the reactor the socket was drained (http/drain_read.h),
   // and then the queued peek would not look before waiting: a reset that came before it would
   // never be seen. So look once here (the watch starts at most once per request, at a sweep).
-  ssize_t r = ::recv(socket.native_handle(), &w->peek, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (r > 0) return;  // a pipelined request: the client is there
-  if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-    auto ec = r == 0 ? boost::system::error_code(net::error::eof)
-                     : boost::system::error_code(errno, boost::system::system_category());
-    net::post(socket.get_executor(), [seen, ec] { seen(ec, 0); });
-    return;
+  switch (peek_client(socket, w->peek)) {
+    case Peek::data:
+      return;  // a pipelined request: the client is there
+    case Peek::gone:
+      net::post(socket.get_executor(), [seen] { seen(net::error::eof, 0); });
+      return;
+    case Peek::nothing:
+      break;
   }
   socket.async_receive(net::buffer(&w->peek, 1), tcp::socket::message_peek, std::move(seen));
 }
