@@ -16,13 +16,24 @@ using namespace std::chrono_literals;
 using namespace boost::asio::experimental::awaitable_operators;
 using boost::system::error_code;
 
+struct Got {
+  bool done = false;
+  error_code ec;
+  std::size_t n = 0;
+};
+
+// A connected loopback pair: `a` is read with async_read_drain, `b` is the peer, written
+// synchronously. One read at a time: start() it, wait() for it, text() is what it read.
 struct Pair {
   net::io_context ioc{1};
-  tcp::socket a{ioc};  // read with async_read_drain
-  tcp::socket b{ioc};  // the peer, written synchronously
+  tcp::socket a{ioc};
+  tcp::socket b{ioc};
   Reactor reactor{};
   // Keeps poll() and run_for() running the reactor (epoll) even with no operation queued.
   net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
+  std::string out;  // the current read's room
+  Got got;          // and its result
+
   Pair() {
     tcp::acceptor acc(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
     b.connect(acc.local_endpoint());
@@ -32,73 +43,64 @@ struct Pair {
     reactor = reactor_of(a);
   }
   void send(std::string_view s) { net::write(b, net::buffer(s)); }
-};
 
-struct Got {
-  bool done = false;
-  error_code ec;
-  std::size_t n = 0;
-};
-
-// Starts one read of up to `room` bytes into `out`; `got` is filled when it completes.
-void start(Pair& p, std::string& out, std::size_t room, Got& got, Try how = Try::wait) {
-  out.assign(room, '\0');
-  got = {};
-  async_read_drain(p.a, p.reactor, net::buffer(out), how, [&got](error_code ec, std::size_t n) {
-    got.done = true;
-    got.ec = ec;
-    got.n = n;
-  });
-}
-
-// Runs the context until `got` completes or `limit` passes.
-bool wait(Pair& p, Got& got, std::chrono::milliseconds limit = 2000ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!got.done && std::chrono::steady_clock::now() < end) {
-    p.ioc.restart();
-    p.ioc.run_one_for(5ms);
+  // Starts one read of up to `room` bytes.
+  void start(Try how = Try::wait, std::size_t room = 64) {
+    out.assign(room, '\0');
+    got = {};
+    async_read_drain(a, reactor, net::buffer(out), how, [this](error_code ec, std::size_t n) {
+      got = {true, ec, n};
+    });
   }
-  return got.done;
-}
+  // Runs the context until the read completes or `limit` passes.
+  bool wait(std::chrono::milliseconds limit = 2000ms) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!got.done && std::chrono::steady_clock::now() < end) {
+      ioc.restart();
+      ioc.run_one_for(5ms);
+    }
+    return got.done;
+  }
+  // Runs what is ready now (the reactor takes pending epoll edges), without waiting.
+  void poll() {
+    ioc.restart();
+    ioc.poll();
+  }
+  std::string text() const { return out.substr(0, got.n); }
+};
 
 TEST(DrainRead, ReadsWhatThePeerSent) {
   Pair p;
-  std::string out;
-  Got got;
   p.send("hello");
-  start(p, out, 64, got);
-  ASSERT_TRUE(wait(p, got));
-  EXPECT_FALSE(got.ec);
-  EXPECT_EQ(out.substr(0, got.n), "hello");
+  p.start();
+  ASSERT_TRUE(p.wait());
+  EXPECT_FALSE(p.got.ec);
+  EXPECT_EQ(p.text(), "hello");
 }
 
 TEST(DrainRead, WaitsForBytesSentLater) {
   Pair p;
-  std::string out;
-  Got got;
-  start(p, out, 64, got);
+  p.start();
   p.ioc.run_for(20ms);
-  EXPECT_FALSE(got.done);
+  EXPECT_FALSE(p.got.done);
   p.send("late");
-  ASSERT_TRUE(wait(p, got));
-  EXPECT_FALSE(got.ec);
-  EXPECT_EQ(out.substr(0, got.n), "late");
+  ASSERT_TRUE(p.wait());
+  EXPECT_FALSE(p.got.ec);
+  EXPECT_EQ(p.text(), "late");
 }
 
 TEST(DrainRead, AReadThatFillsTheBufferLeavesTheRestForTheNext) {
   Pair p;
-  std::string out;
-  Got got;
   p.send("0123456789");
-  start(p, out, 4, got);
-  ASSERT_TRUE(wait(p, got));
-  EXPECT_EQ(out.substr(0, got.n), "0123");
-  std::string all = out.substr(0, got.n);
+  p.start(Try::wait, 4);
+  ASSERT_TRUE(p.wait());
+  EXPECT_EQ(p.text(), "0123");
+  std::string all = p.text();
   while (all.size() < 10) {  // no new edge comes for the rest: the reads must try at once
-    start(p, out, 4, got);
-    ASSERT_TRUE(wait(p, got, 500ms)) << "stuck after " << all;
-    ASSERT_FALSE(got.ec);
-    all += out.substr(0, got.n);
+    p.start(Try::wait, 4);
+    ASSERT_TRUE(p.wait(500ms)) << "stuck after " << all;
+    ASSERT_FALSE(p.got.ec);
+    all += p.text();
   }
   EXPECT_EQ(all, "0123456789");
 }
@@ -107,21 +109,18 @@ TEST(DrainRead, AReadThatFillsTheBufferLeavesTheRestForTheNext) {
 // finds nothing, so it costs one recv() call, not two.
 TEST(DrainRead, AfterAShortReadTheNextReadMakesOneReceive) {
   Pair p;
-  std::string out;
-  Got got;
   p.send("request 1");
-  start(p, out, 64, got);
-  ASSERT_TRUE(wait(p, got));
-  ASSERT_EQ(got.n, 9u);
+  p.start();
+  ASSERT_TRUE(p.wait());
+  ASSERT_EQ(p.got.n, 9u);
   for (int i = 0; i < 5; ++i) {
     auto before = drain_recv_calls;
-    start(p, out, 64, got);
-    p.ioc.restart();
-    p.ioc.poll();
-    EXPECT_FALSE(got.done);
+    p.start();
+    p.poll();
+    EXPECT_FALSE(p.got.done);
     p.send("request 2");
-    ASSERT_TRUE(wait(p, got));
-    EXPECT_EQ(out.substr(0, got.n), "request 2");
+    ASSERT_TRUE(p.wait());
+    EXPECT_EQ(p.text(), "request 2");
 #if STRATUS_DRAIN_READ
     EXPECT_EQ(drain_recv_calls - before, 1u) << "round " << i;
 #endif
@@ -132,113 +131,100 @@ TEST(DrainRead, AfterAShortReadTheNextReadMakesOneReceive) {
 // was queued, must still be read: the edge sets the reactor's flag again.
 TEST(DrainRead, BytesThatArriveBetweenReadsAreNotLost) {
   Pair p;
-  std::string out;
-  Got got;
   p.send("head");
-  start(p, out, 64, got);
-  ASSERT_TRUE(wait(p, got));
-  ASSERT_EQ(out.substr(0, got.n), "head");
+  p.start();
+  ASSERT_TRUE(p.wait());
+  ASSERT_EQ(p.text(), "head");
   p.send("body");
   for (int i = 0; i < 5; ++i) {  // let the reactor see the edge with nothing queued
     p.ioc.restart();
     p.ioc.run_for(2ms);
   }
-  start(p, out, 64, got);
-  ASSERT_TRUE(wait(p, got, 500ms)) << "the read waited for an edge already taken";
-  EXPECT_EQ(out.substr(0, got.n), "body");
+  p.start();
+  ASSERT_TRUE(p.wait(500ms)) << "the read waited for an edge already taken";
+  EXPECT_EQ(p.text(), "body");
 }
 
 TEST(DrainRead, EndOfStreamIsEof) {
   Pair p;
-  std::string out;
-  Got got;
   p.send("last");
   p.b.shutdown(tcp::socket::shutdown_send);
-  start(p, out, 64, got);
-  ASSERT_TRUE(wait(p, got));
-  EXPECT_EQ(out.substr(0, got.n), "last");
-  start(p, out, 64, got);
-  ASSERT_TRUE(wait(p, got));
-  EXPECT_EQ(got.ec, net::error::eof);
-  EXPECT_EQ(got.n, 0u);
+  p.start();
+  ASSERT_TRUE(p.wait());
+  EXPECT_EQ(p.text(), "last");
+  p.start();
+  ASSERT_TRUE(p.wait());
+  EXPECT_EQ(p.got.ec, net::error::eof);
+  EXPECT_EQ(p.got.n, 0u);
 }
 
 // The peer's data and its end can come in one epoll edge: reading the data must not leave the
 // next read waiting for an edge that will never come (TCP_INQ counts a waiting end).
 TEST(DrainRead, AnEndAlreadySeenByTheReactorIsStillRead) {
   Pair p;
-  std::string out;
-  Got got;
   p.send("last");
   p.b.shutdown(tcp::socket::shutdown_send);
   std::this_thread::sleep_for(5ms);
   p.ioc.poll();  // the reactor takes the edge with no read queued
-  start(p, out, 64, got);
-  ASSERT_TRUE(wait(p, got));
-  EXPECT_EQ(out.substr(0, got.n), "last");
-  start(p, out, 64, got);
-  ASSERT_TRUE(wait(p, got, 500ms)) << "the end of stream was never read";
-  EXPECT_EQ(got.ec, net::error::eof);
+  p.start();
+  ASSERT_TRUE(p.wait());
+  EXPECT_EQ(p.text(), "last");
+  p.start();
+  ASSERT_TRUE(p.wait(500ms)) << "the end of stream was never read";
+  EXPECT_EQ(p.got.ec, net::error::eof);
 }
 
 // A reset is not in TCP_INQ's count: a read in the middle of a message (Try::first) looks at the
 // socket before it waits, so a reset the reactor saw before the bytes ahead of it is still read.
 TEST(DrainRead, AResetAlreadySeenByTheReactorIsReadInTheMiddleOfAMessage) {
   Pair p;
-  std::string out;
-  Got got;
   p.send("last");
   p.b.set_option(net::socket_base::linger(true, 0));
   p.b.close();  // a reset right behind the data
   std::this_thread::sleep_for(5ms);
   p.ioc.poll();  // the reactor takes the edge with no read queued
-  start(p, out, 64, got);
-  ASSERT_TRUE(wait(p, got));
-  if (!got.ec) {  // the data before the reset, then the reset
-    EXPECT_EQ(out.substr(0, got.n), "last");
-    start(p, out, 64, got, Try::first);
-    ASSERT_TRUE(wait(p, got, 500ms)) << "the reset was never read";
+  p.start();
+  ASSERT_TRUE(p.wait());
+  if (!p.got.ec) {  // the data before the reset, then the reset
+    EXPECT_EQ(p.text(), "last");
+    p.start(Try::first);
+    ASSERT_TRUE(p.wait(500ms)) << "the reset was never read";
   }
-  EXPECT_TRUE(got.ec);
+  EXPECT_TRUE(p.got.ec);
 }
 
 TEST(DrainRead, TryFirstTakesWhatIsThereAndWaitsForTheRest) {
   Pair p;
-  std::string out;
-  Got got;
   p.send("part 1");
-  start(p, out, 64, got);
-  ASSERT_TRUE(wait(p, got));
+  p.start();
+  ASSERT_TRUE(p.wait());
   p.send("part 2");
-  start(p, out, 64, got, Try::first);
-  ASSERT_TRUE(wait(p, got, 500ms));
-  EXPECT_EQ(out.substr(0, got.n), "part 2");
-  start(p, out, 64, got, Try::first);
-  p.ioc.restart();
-  p.ioc.poll();
-  EXPECT_FALSE(got.done);
+  p.start(Try::first);
+  ASSERT_TRUE(p.wait(500ms));
+  EXPECT_EQ(p.text(), "part 2");
+  p.start(Try::first);
+  p.poll();
+  EXPECT_FALSE(p.got.done);
   p.send("part 3");
-  ASSERT_TRUE(wait(p, got, 500ms));
-  EXPECT_EQ(out.substr(0, got.n), "part 3");
+  ASSERT_TRUE(p.wait(500ms));
+  EXPECT_EQ(p.text(), "part 3");
 }
 
 TEST(DrainRead, CancelAndCloseAbortAWaitingRead) {
   Pair p;
-  std::string out;
-  Got got;
-  start(p, out, 64, got);
+  p.start();
   p.ioc.poll();
   p.a.cancel();
-  ASSERT_TRUE(wait(p, got));
-  EXPECT_EQ(got.ec, net::error::operation_aborted);
-  start(p, out, 64, got);
+  ASSERT_TRUE(p.wait());
+  EXPECT_EQ(p.got.ec, net::error::operation_aborted);
+  p.start();
   p.ioc.poll();
   p.a.close();
-  ASSERT_TRUE(wait(p, got));
-  EXPECT_EQ(got.ec, net::error::operation_aborted);
-  start(p, out, 64, got);  // on a closed socket: an error, not a crash
-  ASSERT_TRUE(wait(p, got));
-  EXPECT_TRUE(got.ec);
+  ASSERT_TRUE(p.wait());
+  EXPECT_EQ(p.got.ec, net::error::operation_aborted);
+  p.start();  // on a closed socket: an error, not a crash
+  ASSERT_TRUE(p.wait());
+  EXPECT_TRUE(p.got.ec);
 }
 
 // In a coroutine, raced against a timer with awaitable operators: the losing read is
@@ -280,13 +266,11 @@ TEST(DrainRead, ManyMessagesInPieces) {
     }
   });
   std::string all;
-  std::string out;
-  Got got;
   while (all.size() < 800) {
-    start(p, out, 3, got);
-    if (!wait(p, got, 2000ms)) break;
-    if (got.ec) break;
-    all += out.substr(0, got.n);
+    p.start(Try::wait, 3);
+    if (!p.wait(2000ms)) break;
+    if (p.got.ec) break;
+    all += p.text();
   }
   peer.join();
   ASSERT_EQ(all.size(), 800u);
