@@ -67,6 +67,22 @@ void BM_EstimatePrompt(benchmark::State& state) {
 }
 BENCHMARK(BM_EstimatePrompt);
 
+// What the gateway pays for the estimates of a chat request without a JSON tree: one pass over
+// the text; against the tree, parsed from the same text (as the gateway would have to).
+void BM_EstimatePrompt_FromText(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(g::estimate_chat_text(kRequest));
+}
+BENCHMARK(BM_EstimatePrompt_FromText);
+
+void BM_EstimatePrompt_ParseTree(benchmark::State& state) {
+  for (auto _ : state) {
+    const auto body = boost::json::parse(kRequest);
+    auto n = g::estimate_chat_prompt_tokens(body) + g::worst_case_output_tokens(body);
+    benchmark::DoNotOptimize(n);
+  }
+}
+BENCHMARK(BM_EstimatePrompt_ParseTree);
+
 // What the gateway does per request: authenticate, estimate, admit (key, team and model
 // limits, key and team budgets, a task), then settle with the provider's usage.
 // Threads(2): two workers share one Governor and key ring, as in the gateway.

@@ -840,21 +840,30 @@ std::optional<StringResponse> WorkerHandler::admit(Exchange& ex, const Snapshot&
   rec.task_id = std::string(req["x-stratus-task-id"]).substr(0, 200);
   std::optional<long> task_calls;
   if (auto v = header_number(req, "x-stratus-task-max-calls")) task_calls = static_cast<long>(*v);
-  const boost::json::value& body = ep == Endpoint::chat ? api::chat_json(in.chat) : in.emb.body;
-  g.prompt_estimate = ep == Endpoint::chat ? governance::estimate_chat_prompt_tokens(body)
-                                           : governance::estimate_embeddings_tokens(body);
-  governance::AdmitRequest r{
-      .key = g.key,
-      .team = team,
-      .model = alias.name,
-      .model_limits = alias.limits,
-      .price = alias.worst_price,
-      .prompt_tokens = g.prompt_estimate,
-      .max_output_tokens = ep == Endpoint::chat ? governance::worst_case_output_tokens(body) : 0,
-      .task_id = rec.task_id,
-      .task_max_calls = task_calls,
-      .task_max_usd = header_number(req, "x-stratus-task-max-usd"),
-      .now_ms = now};
+  // The usual chat body is estimated from its text in one pass; the tree is built only for the
+  // rest (it is built anyway for a translating provider).
+  long max_output = 0;
+  if (ep != Endpoint::chat) {
+    g.prompt_estimate = governance::estimate_embeddings_tokens(in.emb.body);
+  } else if (auto e = governance::estimate_chat_text(in.chat.text)) {
+    g.prompt_estimate = e->prompt;
+    max_output = e->max_output;
+  } else {
+    const auto& body = api::chat_json(in.chat);
+    g.prompt_estimate = governance::estimate_chat_prompt_tokens(body);
+    max_output = governance::worst_case_output_tokens(body);
+  }
+  governance::AdmitRequest r{.key = g.key,
+                             .team = team,
+                             .model = alias.name,
+                             .model_limits = alias.limits,
+                             .price = alias.worst_price,
+                             .prompt_tokens = g.prompt_estimate,
+                             .max_output_tokens = max_output,
+                             .task_id = rec.task_id,
+                             .task_max_calls = task_calls,
+                             .task_max_usd = header_number(req, "x-stratus-task-max-usd"),
+                             .now_ms = now};
   auto admission = g.gov->governor().admit(r);
   if (!admission) {
     g.refusal_headers = std::move(admission.error().headers);

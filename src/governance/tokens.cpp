@@ -1,7 +1,10 @@
 // Prompt and output token estimates from OpenAI request bodies (see tokens.h for the formula).
 #include "governance/tokens.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <utility>
 
 namespace stratus::governance {
 
@@ -91,20 +94,209 @@ long count_of(const json::value* v) {
   return -1;
 }
 
-}  // namespace
-
-long estimate_text_tokens(std::string_view s) {
+// ceil(ASCII bytes / 4) + non-ASCII code points, counted over a string's pieces.
+struct TextCount {
   long ascii = 0;
   long other = 0;
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x80) {
-      ++ascii;
-    } else if ((c & 0xC0) != 0x80) {
-      ++other;  // a UTF-8 lead byte: one code point
+  void add(std::string_view s) {
+    for (const char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c < 0x80) {
+        ++ascii;
+      } else if ((c & 0xC0) != 0x80) {
+        ++other;
+      }
     }
   }
-  return (ascii + 3) / 4 + other;
+  long tokens() const { return (ascii + 3) / 4 + other; }
+};
+
+// The SAX pass of estimate_chat_text. `depth` is the number of containers around the next
+// event; anything the tree functions would read and this pass does not sets `bail`.
+struct EstimateScan {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  using error_code = boost::system::error_code;
+  enum class Top { other, messages, max_completion_tokens, max_tokens, n };
+  enum class Field { other, content, name, refusal };
+
+  const EstimateOptions* o = nullptr;
+  int depth = 0;
+  bool bail = false;
+  Top top = Top::other;
+  bool seen_messages = false, seen_mct = false, seen_mt = false, seen_n = false;
+  long mct = -1, mt = -1, n = -1;  // count_of: -1 when absent or not a number
+  long messages = 0;               // per_message and the message fields, summed
+  bool in_message = false;         // the element being read is an object
+  Field field = Field::other;
+  bool seen_content = false, seen_name = false, seen_refusal = false;
+  TextCount text;  // the string being read, when it counts
+
+  bool counts_here() const { return depth == 3 && top == Top::messages && in_message; }
+
+  // A value at the current depth; containers report before they open.
+  enum class Kind { scalar, object, array };
+  void value(Kind kind) {
+    const bool container = kind != Kind::scalar;
+    if (depth == 0) {
+      if (kind != Kind::object) bail = true;
+    } else if (depth == 1 && top == Top::messages) {
+      if (kind != Kind::array) bail = true;
+    } else if (depth == 1 && top != Top::other) {
+      if (container) set_count(-1);
+    } else if (depth == 2 && top == Top::messages) {
+      in_message = false;
+      field = Field::other;
+    } else if (counts_here() && field != Field::other && container) {
+      bail = true;  // content parts, or an object where a string belongs
+    }
+  }
+  void set_count(long v) {
+    if (top == Top::max_completion_tokens) mct = v;
+    if (top == Top::max_tokens) mt = v;
+    if (top == Top::n) n = v;
+  }
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code&) {
+    value(Kind::object);
+    if (depth == 2 && top == Top::messages) {
+      in_message = true;
+      messages += o->per_message;
+      seen_content = seen_name = seen_refusal = false;
+    }
+    ++depth;
+    return true;
+  }
+  bool on_object_end(std::size_t, error_code&) {
+    --depth;
+    return true;
+  }
+  bool on_array_begin(error_code&) {
+    value(Kind::array);
+    ++depth;
+    return true;
+  }
+  bool on_array_end(std::size_t, error_code&) {
+    --depth;
+    return true;
+  }
+  // A key with escapes comes in parts (what precedes the first escape, then the rest, decoded).
+  // Every key this pass reads is short: a longer one is none of them.
+  char key[24] = {};
+  std::size_t key_len = 0;
+  bool on_key_part(std::string_view part, std::size_t, error_code&) {
+    append_key(part);
+    return true;
+  }
+  void append_key(std::string_view part) {
+    if (key_len + part.size() <= sizeof key) std::copy(part.begin(), part.end(), key + key_len);
+    key_len += part.size();
+  }
+  bool on_key(std::string_view k, std::size_t size, error_code&) {
+    if (size != k.size()) {
+      append_key(k);
+      k = key_len <= sizeof key ? std::string_view(key, key_len) : std::string_view{};
+      key_len = 0;
+    }
+    if (depth == 1) {
+      const auto once = [this](bool& seen, Top t) {
+        if (std::exchange(seen, true)) bail = true;  // a duplicate: the tree picks one
+        top = t;
+      };
+      top = Top::other;
+      if (k == "messages") {
+        once(seen_messages, Top::messages);
+      } else if (k == "max_completion_tokens") {
+        once(seen_mct, Top::max_completion_tokens);
+      } else if (k == "max_tokens") {
+        once(seen_mt, Top::max_tokens);
+      } else if (k == "n") {
+        once(seen_n, Top::n);
+      } else if (k == "tools" || k == "functions" || k == "response_format") {
+        bail = true;  // counted from their serialized JSON: the tree's job
+      }
+    } else if (counts_here()) {
+      const auto once = [this](bool& seen, Field f) {
+        if (std::exchange(seen, true)) bail = true;
+        field = f;
+      };
+      field = Field::other;
+      if (k == "content") {
+        once(seen_content, Field::content);
+      } else if (k == "name") {
+        once(seen_name, Field::name);
+      } else if (k == "refusal") {
+        once(seen_refusal, Field::refusal);
+      } else if (k == "tool_calls" || k == "function_call") {
+        bail = true;
+      }
+    }
+    return true;
+  }
+  bool on_string_part(std::string_view s, std::size_t, error_code&) {
+    if (counts_here() && field != Field::other) text.add(s);
+    return true;
+  }
+  bool on_string(std::string_view s, std::size_t, error_code&) {
+    value(Kind::scalar);
+    if (counts_here() && field != Field::other) {
+      text.add(s);
+      messages += text.tokens() + (field == Field::name ? o->per_name : 0);
+    }
+    text = {};
+    return true;
+  }
+  bool on_number_part(std::string_view, error_code&) { return true; }
+  bool on_int64(std::int64_t v, std::string_view, error_code&) {
+    return number(static_cast<long>(v));
+  }
+  bool on_uint64(std::uint64_t v, std::string_view, error_code&) {
+    return number(static_cast<long>(std::min<std::uint64_t>(v, 1u << 30)));
+  }
+  bool on_double(double v, std::string_view, error_code&) { return number(static_cast<long>(v)); }
+  bool number(long v) {
+    value(Kind::scalar);
+    if (depth == 1) set_count(v);
+    return true;
+  }
+  bool on_bool(bool, error_code&) { return scalar(); }
+  bool on_null(error_code&) { return scalar(); }
+  bool scalar() {
+    value(Kind::scalar);
+    if (depth == 1) set_count(-1);
+    return true;
+  }
+  bool on_comment_part(std::string_view, error_code&) { return true; }
+  bool on_comment(std::string_view, error_code&) { return true; }
+};
+
+}  // namespace
+
+std::optional<ChatEstimate> estimate_chat_text(std::string_view body, const EstimateOptions& o) {
+  json::parse_options opts;
+  opts.max_depth = 64;
+  json::basic_parser<EstimateScan> p(opts);
+  p.handler().o = &o;
+  boost::system::error_code ec;
+  const auto used = p.write_some(false, body.data(), body.size(), ec);
+  const auto& h = p.handler();
+  if (ec || used != body.size() || h.bail || !h.seen_messages) return std::nullopt;
+  ChatEstimate e;
+  e.prompt = o.per_request + h.messages;
+  long max = h.mct;
+  if (max < 0) max = h.mt;
+  if (max < 0) max = o.default_max_output;
+  e.max_output = h.n > 1 ? max * h.n : max;
+  return e;
+}
+
+long estimate_text_tokens(std::string_view s) {
+  TextCount c;  // a UTF-8 lead byte is one code point
+  c.add(s);
+  return c.tokens();
 }
 
 long estimate_chat_prompt_tokens(const json::value& body, const EstimateOptions& o) {

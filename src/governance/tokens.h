@@ -23,6 +23,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string_view>
 
 namespace stratus::governance {
@@ -54,5 +55,18 @@ long estimate_embeddings_tokens(const boost::json::value& body);
 // The most completion tokens the request may be billed for: max_completion_tokens, else
 // max_tokens, else opts.default_max_output; times `n` (choices) when n > 1.
 long worst_case_output_tokens(const boost::json::value& body, const EstimateOptions& opts = {});
+
+struct ChatEstimate {
+  long prompt = 0;      // estimate_chat_prompt_tokens
+  long max_output = 0;  // worst_case_output_tokens
+};
+
+// Both chat estimates in one pass over the body's text, with no JSON tree: the same numbers as
+// the functions above for the usual request (messages whose content, name and refusal are
+// strings, numeric max_completion_tokens / max_tokens / n). nullopt for a body with anything
+// else that counts (content parts, tool calls, tools, functions, response_format, a duplicate
+// key) or that is not valid JSON: the tree functions decide those.
+std::optional<ChatEstimate> estimate_chat_text(std::string_view body,
+                                               const EstimateOptions& opts = {});
 
 }  // namespace stratus::governance

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace g = stratus::governance;
 namespace json = boost::json;
@@ -133,4 +135,67 @@ TEST(TokenEstimate, WorstCaseOutput_MaxCompletionThenMaxTokensThenDefaultTimesN)
   EXPECT_EQ(g::worst_case_output_tokens(body(R"({"max_tokens":10,"n":1})")), 10);
   EXPECT_EQ(g::worst_case_output_tokens(body(R"({"max_tokens":"many"})"), o), 1000);
   EXPECT_EQ(g::worst_case_output_tokens(body("[]"), o), 1000);
+}
+
+// The one-pass estimate gives the tree's numbers for every body it takes, takes the usual ones,
+// and leaves to the tree every body with a part it does not read.
+TEST(TokenEstimate, OnePass_SameAsTheTreeOrDeclines) {
+  const std::vector<std::string> taken = {
+      R"({"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write one sentence about the sea."}],"stream":false})",
+      R"({"model":"m","messages":[{"role":"user","content":"héllo wörld 你好 😀"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"line\nnext \"quoted\" \u00e9 \ud83d\ude00 \\ end"}]})",
+      R"({"model":"m","messages":[{"role":"user","name":"bob","content":"hi"},{"role":"assistant","content":null,"refusal":"I can't help with that."}]})",
+      R"({"model":"m","messages":[1,"x",[{"content":"zzzz zzzz"}],{"role":"user","content":"ok"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"a","audio":{"content":"nested","na\u006de":"n"},"extra":[{"name":"x"}]}]})",
+      R"({"model":"m","messages":[{"role":"user","content":5,"name":7,"refusal":false}]})",
+      R"({"model":"m","messages":[]})",
+      R"({"model":"m","messages":[{"role":"user","content":"abc"}],"max_completion_tokens":100,"max_tokens":7})",
+      R"({"model":"m","messages":[{"role":"user","content":"abc"}],"max_tokens":50,"n":3})",
+      R"({"model":"m","messages":[{"role":"user","content":"abc"}],"max_tokens":-5,"n":2})",
+      R"({"model":"m","messages":[{"role":"user","content":"abc"}],"max_tokens":"100","n":null})",
+      R"({"model":"m","messages":[{"role":"user","content":"abc"}],"max_tokens":1e3,"n":2.7})",
+      R"({"model":"m","messages":[{"role":"user","content":"abc"}],"max_tokens":18446744073709551615})",
+      R"({"model":"m","messages":[{"role":"user","content":"abc"}],"max_tokens":[1],"max_completion_tokens":{"a":1}})",
+      R"({"model":"m","\u006dessages":[{"role":"user","con\u0074ent":"hi there"}]})",
+      R"({"max_tokens":9,"messages":[{"content":"before the model","role":"user"}],"model":"m","stream_options":{"include_usage":true}})",
+  };
+  const std::vector<std::string> declined = {
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]})",
+      R"({"model":"m","messages":[{"role":"user","content":{"text":"hi"}}]})",
+      R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{}"}}]}]})",
+      R"({"model":"m","messages":[{"role":"assistant","function_call":{"name":"f","arguments":"{}"}}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"functions":[{"name":"f"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"messages":[]})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1,"max_tokens":2})",
+      R"({"model":"m","messages":[{"role":"user","content":"hi","content":"again"}]})",
+      R"({"model":"m","messages":{"role":"user","content":"hi"}})",
+      R"({"model":"m"})",
+      R"([{"messages":[]}])",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}]} trailing)",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"})",
+  };
+  g::EstimateOptions other;
+  other.per_request = 5;
+  other.per_message = 2;
+  other.per_name = 3;
+  other.default_max_output = 777;
+  for (const g::EstimateOptions& o : {g::EstimateOptions{}, other}) {
+    for (const auto& text : taken) {
+      const auto e = g::estimate_chat_text(text, o);
+      ASSERT_TRUE(e.has_value()) << text;
+      const auto tree = body(text);
+      EXPECT_EQ(e->prompt, g::estimate_chat_prompt_tokens(tree, o)) << text;
+      EXPECT_EQ(e->max_output, g::worst_case_output_tokens(tree, o)) << text;
+    }
+    for (const auto& text : declined) EXPECT_FALSE(g::estimate_chat_text(text, o)) << text;
+  }
+  // The cookbook's six-message conversation (names included) is taken; the tools request is not.
+  const auto cases = real_counts();
+  const auto conv = json::serialize(cases.as_array()[0].as_object().at("body"));
+  const auto tools = json::serialize(cases.as_array()[1].as_object().at("body"));
+  ASSERT_TRUE(g::estimate_chat_text(conv));
+  EXPECT_EQ(g::estimate_chat_text(conv)->prompt, 160);
+  EXPECT_FALSE(g::estimate_chat_text(tools));
 }
