@@ -162,8 +162,17 @@ LedgerWriter::LedgerWriter(Connect connect, Options o)
 LedgerWriter::~LedgerWriter() { stop(); }
 
 void LedgerWriter::submit(LedgerEvent e) {
-  if (stopped_.load(std::memory_order_relaxed) ||
-      queued_.load(std::memory_order_relaxed) >= options_.max_queued) {
+  if (stopped_.load(std::memory_order_relaxed)) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // Counted before it is pushed: take_queued() subtracts what it takes, and an event taken
+  // before its count was added would wrap the counter below zero. Every other submit would
+  // then see a full queue and drop its event until this one's count came in (a submitter
+  // preempted there dropped thousands in a test).
+  const auto queued = queued_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (queued > options_.max_queued) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -173,7 +182,6 @@ void LedgerWriter::submit(LedgerEvent e) {
     shard.events.push_back(std::move(e));
   }
   submitted_.fetch_add(1, std::memory_order_relaxed);
-  auto queued = queued_.fetch_add(1, std::memory_order_relaxed) + 1;
   auto batch = static_cast<std::uint64_t>(std::max(1, options_.batch_max));
   if (queued % batch == 0) {  // a full batch: wake the writer before its timer
     {
