@@ -107,8 +107,19 @@ CREATE TABLE meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO meta (name, value) VALUES ('keys_version', 0);
 )sql";
 
+// Version 2: the team and task indexes hold tagged rows only. Most requests carry neither, and
+// every index costs each insert a B-tree descent; totals by team or task name one (the query
+// states the predicate so both planners use the partial index).
+constexpr std::string_view kV2 = R"sql(
+DROP INDEX ledger_team;
+CREATE INDEX ledger_team ON ledger (team, time_ms) WHERE team <> '';
+DROP INDEX ledger_task;
+CREATE INDEX ledger_task ON ledger (task_id, time_ms) WHERE task_id <> '';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1Sqlite, kV1Postgres},
+    {2, kV2, kV2},
 };
 
 std::string_view group_expr(Dialect d, GroupBy by) {
@@ -182,6 +193,11 @@ core::Result<std::string> total_sql(std::string_view column) {
   sql += " FROM ledger WHERE ";
   sql += column;
   sql += " = $1 AND time_ms >= $2";
+  if (column != "key_id") {
+    sql += " AND ";
+    sql += column;
+    sql += " <> ''";  // the partial index's predicate (migration 2)
+  }
   return sql;
 }
 

@@ -32,7 +32,8 @@ constexpr std::size_t kLedgerParams = 17;
 
 // The usage query for one grouping; $1 is since_ms.
 std::string usage_sql(Dialect d, GroupBy by, std::size_t limit);
-// The total query for one of key_id|team|task_id; $1 is the value and $2 since_ms.
+// The total query for one of key_id|team|task_id; $1 is the value and $2 since_ms. Team and
+// task totals count tagged rows only: an empty team or task matches nothing.
 core::Result<std::string> total_sql(std::string_view column);
 
 // Valid UTF-8 with no NUL byte: what PostgreSQL text accepts and JSON can carry. Other bytes

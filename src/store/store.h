@@ -84,7 +84,8 @@ class Store {
   virtual core::Result<std::vector<UsageRow>> usage(GroupBy by, std::int64_t since_ms,
                                                     std::size_t limit) = 0;
   // The sums for one key_id, team or task_id (column) since since_ms; invalid_request for any
-  // other column. For preloading budgets at start.
+  // other column. An empty team or task matches nothing (untagged rows are not indexed by them).
+  // For preloading budgets at start.
   virtual core::Result<UsageRow> total(std::string_view column, std::string_view value,
                                        std::int64_t since_ms) = 0;
   virtual core::Result<std::int64_t> count_events() = 0;

@@ -1,6 +1,7 @@
 // The Store contract, run on SQLite and PostgreSQL alike: migrations, idempotent appends,
 // usage and totals, virtual keys and their version counter.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <thread>
 
@@ -189,6 +190,7 @@ TEST_P(StoreTest, Total_ByColumnSince_AndUnknownColumnRefused) {
   EXPECT_EQ(s->total("team", "red", 0).value(),
             (UsageRow{"red", 2, 300, 10, 55, 1.25, kDay1 + 10 * kHour, kDay1 + kDay - 1}));
   EXPECT_EQ(s->total("task_id", "t1", kDay1 + 11 * kHour).value().requests, 1);
+  EXPECT_EQ(s->total("task_id", "", 0).value().requests, 0);  // r4 is untagged: not a task
   EXPECT_EQ(s->total("key_id", "nobody", 0).value(), (UsageRow{"nobody", 0, 0, 0, 0, 0, 0, 0}));
   auto bad = s->total("alias; DROP TABLE ledger", "x", 0);
   ASSERT_FALSE(bad);
@@ -285,6 +287,63 @@ TEST_P(StoreTest, Keys_WriteOnOneConnection_SeenOnAnother) {
   ASSERT_EQ(reader->keys().value().size(), 1u);
   ASSERT_TRUE(writer->revoke_key("dave", 42));
   EXPECT_EQ(reader->keys().value()[0].revoked_ms, 42);
+}
+
+// One SQL statement's rows as text, on a raw connection (what the store does not expose).
+std::vector<std::string> sqlite_rows(sqlite3* db, const std::string& sql, int column) {
+  std::vector<std::string> out;
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  while (s && sqlite3_step(s) == SQLITE_ROW) {
+    const auto* t = sqlite3_column_text(s, column);
+    out.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+  }
+  sqlite3_finalize(s);
+  return out;
+}
+
+// A ledger made by version 1 moves to version 2: its rows stay, the team and task indexes hold
+// tagged rows only, and the total queries use them.
+TEST(StoreSqlite, Migration2_FromVersion1_PartialIndexesThatTotalsUse) {
+  TempDir dir;
+  const auto path = dir.file("v1.db");
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  const std::string v1 = std::string(detail::migrations()[0].sqlite) +
+                         ";CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_ms "
+                         "INTEGER NOT NULL);INSERT INTO schema_version VALUES (1, 0);";
+  ASSERT_EQ(sqlite3_exec(raw, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(raw);
+  sqlite3_close(raw);
+  {
+    auto s = open_store("sqlite://" + path);
+    ASSERT_TRUE(s);
+    ASSERT_EQ((*s)->schema_version().value(), 1);
+    ASSERT_TRUE((*s)->append(dataset()));
+    ASSERT_TRUE((*s)->migrate());
+    EXPECT_EQ((*s)->schema_version().value(), detail::latest_version());
+    EXPECT_EQ((*s)->count_events().value(), 4);
+    EXPECT_EQ((*s)->total("team", "blue", 0).value().requests, 2);
+    EXPECT_EQ((*s)->total("task_id", "t1", 0).value().requests, 2);
+  }
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  for (const auto& [index, column] :
+       {std::pair{"ledger_team", "team"}, {"ledger_task", "task_id"}}) {
+    const auto def = sqlite_rows(
+        raw, std::string("SELECT sql FROM sqlite_master WHERE name = '") + index + "'", 0);
+    ASSERT_EQ(def.size(), 1u) << index;
+    EXPECT_NE(def[0].find(std::string("WHERE ") + column + " <> ''"), std::string::npos) << def[0];
+    const auto plan = sqlite_rows(
+        raw, "EXPLAIN QUERY PLAN " + detail::to_sqlite_placeholders(*detail::total_sql(column)), 3);
+    ASSERT_FALSE(plan.empty()) << column;
+    EXPECT_NE(plan[0].find(std::string("USING INDEX ") + index), std::string::npos)
+        << column << ": " << plan[0];
+  }
+  // Only tagged rows are in them: r4 has no task, every row has a team.
+  EXPECT_EQ(
+      sqlite_rows(raw, "SELECT count(*) FROM ledger INDEXED BY ledger_task WHERE task_id <> ''", 0),
+      std::vector<std::string>{"3"});
+  sqlite3_close(raw);
 }
 
 TEST(StoreOpen, UnknownSchemeOrEmptyPath_ClearError) {
