@@ -63,7 +63,7 @@ std::unique_ptr<Store> open_migrated(const std::string& url, benchmark::State& s
   return std::move(*s);
 }
 
-void append_batches(benchmark::State& state, const std::string& url) {
+void append_batches(benchmark::State& state, const std::string& url, bool tagged = true) {
   auto store = open_migrated(url, state);
   if (!store) return;
   const auto batch = static_cast<std::size_t>(state.range(0));
@@ -72,7 +72,10 @@ void append_batches(benchmark::State& state, const std::string& url) {
   std::int64_t n = store->count_events().value_or(0) + 1'000'000'000;
   for (auto _ : state) {
     state.PauseTiming();
-    for (auto& e : events) e = make_event(n++);
+    for (auto& e : events) {
+      e = make_event(n++);
+      if (!tagged) e.team.clear(), e.task_id.clear();
+    }
     state.ResumeTiming();
     if (!store->append(events)) {
       state.SkipWithError("append failed");
@@ -88,6 +91,14 @@ void BM_SqliteAppend(benchmark::State& state) {
   append_batches(state, db.url());
 }
 BENCHMARK(BM_SqliteAppend)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same with no team and no task (a key without a team, not an agent task): those rows stay
+// out of the team and task indexes.
+void BM_SqliteAppend_Untagged(benchmark::State& state) {
+  TempDb db;
+  append_batches(state, db.url(), false);
+}
+BENCHMARK(BM_SqliteAppend_Untagged)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // submit() from one thread until everything is in SQLite (flush): the sustained rate.
 void BM_LedgerWriterSqlite(benchmark::State& state) {
