@@ -52,7 +52,10 @@ PeriodBounds period_bounds(Period p, std::int64_t now_ms) {
 }
 
 void Budgets::roll(Entry& e, Period p, std::int64_t now_ms) {
+  // Within the entry's period: nothing to roll (the calendar arithmetic is skipped).
+  if (e.period == p && now_ms >= e.period_start_ms && now_ms < e.period_end_ms) return;
   const auto b = period_bounds(p, now_ms);
+  e.period_end_ms = b.end_ms;
   if (e.period != p) {
     e.period = p;
     e.spent = 0;  // a new kind of period: the old total does not apply
@@ -76,7 +79,7 @@ BudgetDecision Budgets::reserve(std::span<const BudgetScope> scopes, double cost
   std::array<Entry*, kMaxScopes> es{};
   for (std::size_t i = 0; i < scopes.size(); ++i) {
     const auto& s = scopes[i];
-    auto& e = shards_.shard_of(s.scope).get(s.scope, [] { return Entry{}; });
+    auto& e = lock.get(i, [] { return Entry{}; });
     roll(e, s.period, now_ms);
     e.budget = usd_to_nanos(s.budget_usd);
     es[i] = &e;
@@ -102,8 +105,9 @@ void Budgets::settle(std::span<const BudgetScope> scopes, Nanos reserved, double
   const auto names = names_of<kMaxScopes>(scopes);
   const Shards<Entry>::MultiLock lock(shards_, std::span(names.data(), scopes.size()));
   const Nanos actual = usd_to_nanos(actual_usd);
-  for (const auto& s : scopes) {
-    auto& e = shards_.shard_of(s.scope).get(s.scope, [] { return Entry{}; });
+  for (std::size_t i = 0; i < scopes.size(); ++i) {
+    const auto& s = scopes[i];
+    auto& e = lock.get(i, [] { return Entry{}; });
     roll(e, s.period, now_ms);
     e.reserved = std::max<Nanos>(0, e.reserved - reserved);
     e.spent += actual;
@@ -116,8 +120,9 @@ bool Budgets::would_exceed(std::span<const BudgetScope> scopes, double extra_usd
   const auto names = names_of<kMaxScopes>(scopes);
   const Shards<Entry>::MultiLock lock(shards_, std::span(names.data(), scopes.size()));
   const Nanos extra = usd_to_nanos(extra_usd);
-  for (const auto& s : scopes) {
-    auto& e = shards_.shard_of(s.scope).get(s.scope, [] { return Entry{}; });
+  for (std::size_t i = 0; i < scopes.size(); ++i) {
+    const auto& s = scopes[i];
+    auto& e = lock.get(i, [] { return Entry{}; });
     roll(e, s.period, now_ms);
     e.budget = usd_to_nanos(s.budget_usd);
     if (e.spent + e.reserved + extra > e.budget) return true;

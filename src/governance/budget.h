@@ -90,6 +90,7 @@ class Budgets {
     Nanos budget = 0;
     Period period = Period::month;
     std::int64_t period_start_ms = -1;
+    std::int64_t period_end_ms = -1;  // of the period that starts at period_start_ms
   };
   static void roll(Entry& e, Period p, std::int64_t now_ms);
 

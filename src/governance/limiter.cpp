@@ -88,7 +88,7 @@ RateDecision RateLimiter::admit(std::span<const ScopeLimits> scopes, long tokens
   std::int64_t wait_ms = -1;
   for (std::size_t i = 0; i < scopes.size(); ++i) {
     const auto& l = scopes[i];
-    auto& s = shards_.shard_of(l.scope).get(l.scope, [] { return State{}; });
+    auto& s = lock.get(i, [] { return State{}; });
     st[i] = &s;
     refill(s.requests, l.rpm, now_ms);
     refill(s.tokens, l.tpm, now_ms);
@@ -133,9 +133,10 @@ void RateLimiter::reconcile(std::span<const ScopeLimits> scopes, long delta_toke
   std::array<std::string_view, kMaxScopes> names;
   for (std::size_t i = 0; i < scopes.size(); ++i) names[i] = scopes[i].scope;
   const Shards<State>::MultiLock lock(shards_, std::span(names.data(), scopes.size()));
-  for (const auto& l : scopes) {
+  for (std::size_t i = 0; i < scopes.size(); ++i) {
+    const auto& l = scopes[i];
     if (l.tpm <= 0) continue;
-    auto& s = shards_.shard_of(l.scope).get(l.scope, [] { return State{}; });
+    auto& s = lock.get(i, [] { return State{}; });
     refill(s.tokens, l.tpm, now_ms);
     s.tokens.level = std::min(capacity(l.tpm),
                               s.tokens.level - static_cast<std::int64_t>(delta_tokens) * kScale);
@@ -147,8 +148,9 @@ void RateLimiter::release(std::span<const ScopeLimits> scopes, long tokens, std:
   std::array<std::string_view, kMaxScopes> names;
   for (std::size_t i = 0; i < scopes.size(); ++i) names[i] = scopes[i].scope;
   const Shards<State>::MultiLock lock(shards_, std::span(names.data(), scopes.size()));
-  for (const auto& l : scopes) {
-    auto& s = shards_.shard_of(l.scope).get(l.scope, [] { return State{}; });
+  for (std::size_t i = 0; i < scopes.size(); ++i) {
+    const auto& l = scopes[i];
+    auto& s = lock.get(i, [] { return State{}; });
     refill(s.requests, l.rpm, now_ms);
     refill(s.tokens, l.tpm, now_ms);
     if (l.rpm > 0) s.requests.level = std::min(capacity(l.rpm), s.requests.level + kScale);
