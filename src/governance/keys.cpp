@@ -71,7 +71,8 @@ std::array<unsigned char, 32> digest_of(const std::array<unsigned char, kSaltByt
   struct CtxFree {
     void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
   };
-  const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  // One context per thread, reinitialised for each digest: no allocation per request.
+  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
   unsigned int len = 0;
   if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), salt.data(), salt.size()) != 1 ||
