@@ -13,6 +13,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "core/json_sax.h"
 #include "core/json_text.h"
 
 namespace stratus::api {
@@ -103,25 +104,7 @@ core::Result<ChatRequest> parse_chat_tree(std::string_view body) {
 
 namespace {
 
-// SAX handlers (Boost.JSON's basic_parser) share these limits and no-op events.
-struct SaxBase {
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-  using error_code = boost::system::error_code;
-  bool on_document_begin(error_code&) { return true; }
-  bool on_document_end(error_code&) { return true; }
-  bool on_number_part(std::string_view, error_code&) { return true; }
-  bool on_comment_part(std::string_view, error_code&) { return true; }
-  bool on_comment(std::string_view, error_code&) { return true; }
-  bool on_key_part(std::string_view, std::size_t, error_code&) { return true; }
-  bool on_array_end(std::size_t, error_code&) {
-    --depth;
-    return true;
-  }
-  int depth = 0;  // containers open around the next event
-};
+using core::SaxBase;
 
 // One pass over a chat request: checks what parse_chat_request checks and finds what the
 // splice needs. Anything it does not expect clears `ok` and the tree takes over.

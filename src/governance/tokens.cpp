@@ -6,6 +6,8 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <utility>
 
+#include "core/json_sax.h"
+
 namespace stratus::governance {
 
 namespace json = boost::json;
@@ -113,17 +115,11 @@ struct TextCount {
 
 // The SAX pass of estimate_chat_text. `depth` is the number of containers around the next
 // event; anything the tree functions would read and this pass does not sets `bail`.
-struct EstimateScan {
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-  using error_code = boost::system::error_code;
+struct EstimateScan : core::SaxBase {
   enum class Top { other, messages, max_completion_tokens, max_tokens, n };
   enum class Field { other, content, name, refusal };
 
   const EstimateOptions* o = nullptr;
-  int depth = 0;
   bool bail = false;
   Top top = Top::other;
   bool seen_messages = false, seen_mct = false, seen_mt = false, seen_n = false;
@@ -158,8 +154,6 @@ struct EstimateScan {
     if (top == Top::max_tokens) mt = v;
     if (top == Top::n) n = v;
   }
-  bool on_document_begin(error_code&) { return true; }
-  bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code&) {
     value(Kind::object);
     if (depth == 2 && top == Top::messages) {
@@ -170,17 +164,9 @@ struct EstimateScan {
     ++depth;
     return true;
   }
-  bool on_object_end(std::size_t, error_code&) {
-    --depth;
-    return true;
-  }
   bool on_array_begin(error_code&) {
     value(Kind::array);
     ++depth;
-    return true;
-  }
-  bool on_array_end(std::size_t, error_code&) {
-    --depth;
     return true;
   }
   // A key with escapes comes in parts (what precedes the first escape, then the rest, decoded).
@@ -195,6 +181,12 @@ struct EstimateScan {
     if (key_len + part.size() <= sizeof key) std::copy(part.begin(), part.end(), key + key_len);
     key_len += part.size();
   }
+  // A key this pass reads: a second one is a duplicate, and which one counts is the tree's call.
+  template <class T>
+  void once(bool& seen, T& slot, T to) {
+    if (std::exchange(seen, true)) bail = true;
+    slot = to;
+  }
   bool on_key(std::string_view k, std::size_t size, error_code&) {
     if (size != k.size()) {
       append_key(k);
@@ -202,34 +194,26 @@ struct EstimateScan {
       key_len = 0;
     }
     if (depth == 1) {
-      const auto once = [this](bool& seen, Top t) {
-        if (std::exchange(seen, true)) bail = true;  // a duplicate: the tree picks one
-        top = t;
-      };
       top = Top::other;
       if (k == "messages") {
-        once(seen_messages, Top::messages);
+        once(seen_messages, top, Top::messages);
       } else if (k == "max_completion_tokens") {
-        once(seen_mct, Top::max_completion_tokens);
+        once(seen_mct, top, Top::max_completion_tokens);
       } else if (k == "max_tokens") {
-        once(seen_mt, Top::max_tokens);
+        once(seen_mt, top, Top::max_tokens);
       } else if (k == "n") {
-        once(seen_n, Top::n);
+        once(seen_n, top, Top::n);
       } else if (k == "tools" || k == "functions" || k == "response_format") {
         bail = true;  // counted from their serialized JSON: the tree's job
       }
     } else if (counts_here()) {
-      const auto once = [this](bool& seen, Field f) {
-        if (std::exchange(seen, true)) bail = true;
-        field = f;
-      };
       field = Field::other;
       if (k == "content") {
-        once(seen_content, Field::content);
+        once(seen_content, field, Field::content);
       } else if (k == "name") {
-        once(seen_name, Field::name);
+        once(seen_name, field, Field::name);
       } else if (k == "refusal") {
-        once(seen_refusal, Field::refusal);
+        once(seen_refusal, field, Field::refusal);
       } else if (k == "tool_calls" || k == "function_call") {
         bail = true;
       }
@@ -249,7 +233,6 @@ struct EstimateScan {
     text = {};
     return true;
   }
-  bool on_number_part(std::string_view, error_code&) { return true; }
   bool on_int64(std::int64_t v, std::string_view, error_code&) {
     return number(static_cast<long>(v));
   }
@@ -269,8 +252,6 @@ struct EstimateScan {
     if (depth == 1) set_count(-1);
     return true;
   }
-  bool on_comment_part(std::string_view, error_code&) { return true; }
-  bool on_comment(std::string_view, error_code&) { return true; }
 };
 
 }  // namespace
