@@ -1,10 +1,9 @@
-// The PostgreSQL backend over libpq: text parameters, one transaction per write, multi-row
-// inserts for ledger batches.
-#include <libpq-fe.h>
-
+// The PostgreSQL backend over libpq (loaded at the first open: store/libpq.h): text
+// parameters, one transaction per write, multi-row inserts for ledger batches.
 #include <mutex>
 
 #include "store/backends.h"
+#include "store/libpq.h"
 #include "store/sql.h"
 
 namespace stratus::store::detail {
@@ -12,10 +11,10 @@ namespace stratus::store::detail {
 namespace {
 
 struct ConnClose {
-  void operator()(PGconn* c) const { PQfinish(c); }
+  void operator()(PGconn* c) const { pq().finish(c); }
 };
 struct ResultClear {
-  void operator()(PGresult* r) const { PQclear(r); }
+  void operator()(PGresult* r) const { pq().clear(r); }
 };
 using Conn = std::unique_ptr<PGconn, ConnClose>;
 using Res = std::unique_ptr<PGresult, ResultClear>;
@@ -51,10 +50,10 @@ class Params {
 };
 
 std::string value(const Res& r, int row, int col) {
-  return PQgetisnull(r.get(), row, col)
+  return pq().getisnull(r.get(), row, col)
              ? std::string()
-             : std::string(PQgetvalue(r.get(), row, col),
-                           static_cast<std::size_t>(PQgetlength(r.get(), row, col)));
+             : std::string(pq().getvalue(r.get(), row, col),
+                           static_cast<std::size_t>(pq().getlength(r.get(), row, col)));
 }
 std::int64_t int_value(const Res& r, int row, int col) { return int_from_text(value(r, row, col)); }
 double double_value(const Res& r, int row, int col) { return double_from_text(value(r, row, col)); }
@@ -228,7 +227,7 @@ class PostgresStore final : public Store {
         {});
     if (!r) return std::unexpected(r.error());
     std::vector<KeyRecord> out;
-    for (int i = 0, n = PQntuples(r->get()); i < n; ++i) {
+    for (int i = 0, n = pq().ntuples(r->get()); i < n; ++i) {
       KeyRecord k;
       k.id = value(*r, i, 0);
       k.name = value(*r, i, 1);
@@ -264,8 +263,8 @@ class PostgresStore final : public Store {
       auto changed = query("UPDATE keys SET revoked_ms = $2 WHERE revoked_ms = 0 AND " + match,
                            Params::of(id_or_name, now_ms));
       if (!changed) return std::unexpected(changed.error());
-      return int_from_text(PQcmdTuples(changed->get())) ? bump_keys_version()
-                                                        : core::Result<void>{};
+      return int_from_text(pq().cmdTuples(changed->get())) ? bump_keys_version()
+                                                           : core::Result<void>{};
     });
     if (!r) return std::unexpected(r.error());
     return found;
@@ -275,7 +274,7 @@ class PostgresStore final : public Store {
     std::lock_guard lock(mutex_);
     auto r = query("SELECT value FROM meta WHERE name = 'keys_version'", {});
     if (!r) return std::unexpected(r.error());
-    return PQntuples(r->get()) ? int_value(*r, 0, 0) : 0;
+    return pq().ntuples(r->get()) ? int_value(*r, 0, 0) : 0;
   }
 
   core::Result<std::vector<UsageRow>> usage(GroupBy by, std::int64_t since_ms,
@@ -284,7 +283,7 @@ class PostgresStore final : public Store {
     auto r = query(usage_sql(Dialect::postgres, by, limit), Params::of(since_ms));
     if (!r) return std::unexpected(r.error());
     std::vector<UsageRow> out;
-    for (int i = 0, n = PQntuples(r->get()); i < n; ++i) {
+    for (int i = 0, n = pq().ntuples(r->get()); i < n; ++i) {
       UsageRow u = usage_row(*r, i, 1);
       u.group = value(*r, i, 0);
       out.push_back(std::move(u));
@@ -313,7 +312,7 @@ class PostgresStore final : public Store {
 
  private:
   std::unexpected<core::Error> error(std::string_view what, const PGresult* r) {
-    std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get());
+    std::string msg = r ? pq().resultErrorMessage(r) : pq().errorMessage(conn_.get());
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     return core::fail(core::ErrorKind::unavailable,
                       "postgres " + std::string(what) + ": " + clean_text(msg));
@@ -321,31 +320,31 @@ class PostgresStore final : public Store {
 
   core::Result<void> insert(std::span<const LedgerEvent> events) {
     if (!insert_prepared_) {
-      Res r(PQprepare(conn_.get(), kInsertStatement, kInsertSql, 0, nullptr));
-      if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return error("prepare", r.get());
+      Res r(pq().prepare(conn_.get(), kInsertStatement, kInsertSql, 0, nullptr));
+      if (!r || pq().resultStatus(r.get()) != PGRES_COMMAND_OK) return error("prepare", r.get());
       insert_prepared_ = true;
     }
     auto p = ledger_arrays(events);
     auto ptrs = p.pointers();
-    Res r(PQexecPrepared(conn_.get(), kInsertStatement, static_cast<int>(ptrs.size()), ptrs.data(),
-                         nullptr, nullptr, 0));
-    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return error("append", r.get());
+    Res r(pq().execPrepared(conn_.get(), kInsertStatement, static_cast<int>(ptrs.size()),
+                            ptrs.data(), nullptr, nullptr, 0));
+    if (!r || pq().resultStatus(r.get()) != PGRES_COMMAND_OK) return error("append", r.get());
     return {};
   }
 
   core::Result<Res> query(const std::string& sql, const Params& p) {
     auto ptrs = p.pointers();
-    Res r(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(ptrs.size()), nullptr,
-                       ptrs.data(), nullptr, nullptr, 0));
-    auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    Res r(pq().execParams(conn_.get(), sql.c_str(), static_cast<int>(ptrs.size()), nullptr,
+                          ptrs.data(), nullptr, nullptr, 0));
+    auto st = r ? pq().resultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return error("query", r.get());
     return r;
   }
 
   // A script of one or more statements without parameters.
   core::Result<void> exec(const std::string& sql) {
-    Res r(PQexec(conn_.get(), sql.c_str()));
-    auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    Res r(pq().exec(conn_.get(), sql.c_str()));
+    auto st = r ? pq().resultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return error("exec", r.get());
     return {};
   }
@@ -382,17 +381,18 @@ void ignore_notice(void*, const char*) {}
 }  // namespace
 
 core::Result<std::unique_ptr<Store>> open_postgres(const std::string& conninfo) {
+  if (auto lib = load_libpq(); !lib) return std::unexpected(lib.error());
   // The URI's own connect_timeout, if any, overrides this default (later keywords win).
   const char* keys[] = {"connect_timeout", "dbname", nullptr};
   const char* values[] = {"5", conninfo.c_str(), nullptr};
-  Conn conn(PQconnectdbParams(keys, values, 1));
-  if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
-    std::string msg = conn ? PQerrorMessage(conn.get()) : "out of memory";
+  Conn conn(pq().connectdbParams(keys, values, 1));
+  if (!conn || pq().status(conn.get()) != CONNECTION_OK) {
+    std::string msg = conn ? pq().errorMessage(conn.get()) : "out of memory";
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     return core::fail(core::ErrorKind::unavailable, "postgres connect: " + clean_text(msg));
   }
   // "relation already exists, skipping" and the like must not reach stderr.
-  PQsetNoticeProcessor(conn.get(), ignore_notice, nullptr);
+  pq().setNoticeProcessor(conn.get(), ignore_notice, nullptr);
   return std::make_unique<PostgresStore>(std::move(conn));
 }
 

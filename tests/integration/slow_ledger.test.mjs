@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -409,6 +409,11 @@ for (const kind of ['sqlite', 'postgres']) {
       assert.equal(stats.in_journal, 0, JSON.stringify(stats));
       assert.equal(stats.dropped, 0, JSON.stringify(stats));
       assert.equal(stats.submitted, N, JSON.stringify(stats));
+      // libpq (and the GnuTLS, Kerberos and LDAP libraries it links) is loaded only by a
+      // gateway whose store is PostgreSQL, which then wrote through it.
+      const maps = readFileSync(`/proc/${gw.proc.pid}/maps`, 'utf8');
+      assert.equal(maps.includes('/libpq.so'), kind === 'postgres', `libpq mapped in a gateway on ${kind}`);
+      assert.equal(maps.includes('/libgnutls.so'), kind === 'postgres', `GnuTLS mapped in a gateway on ${kind}`);
 
       completeUsage(recs, promptOf);
       const rows = await store.rows(`${LEDGER_COLUMNS} WHERE task_id LIKE 'main-%'`);

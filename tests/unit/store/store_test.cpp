@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "store/libpq.h"
 #include "store/sql.h"
 #include "unit/store/backend.h"
 
@@ -360,6 +361,22 @@ TEST(StoreOpen, PostgresUnreachable_UnavailableNotHang) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().kind, core::ErrorKind::unavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+// The PostgreSQL store loads libpq itself (store/libpq.h): every function it uses is found,
+// once, and is libpq's own (this test binary also links libpq, so both name one function).
+TEST(StoreOpen, LibPq_LoadedOnceWithEveryFunction) {
+  auto lib = detail::load_libpq();
+  ASSERT_TRUE(lib) << lib.error().message;
+  auto again = detail::load_libpq();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*lib, *again);
+  EXPECT_EQ(*lib, &detail::pq());
+#define STRATUS_EXPECT_RESOLVED(name) EXPECT_NE((*lib)->name, nullptr) << "PQ" #name;
+  STRATUS_LIBPQ_FUNCTIONS(STRATUS_EXPECT_RESOLVED)
+#undef STRATUS_EXPECT_RESOLVED
+  EXPECT_EQ((*lib)->ntuples, &::PQntuples);
+  EXPECT_EQ((*lib)->execPrepared, &::PQexecPrepared);
 }
 
 TEST(StoreOpen, GroupByNames_RoundTrip) {
