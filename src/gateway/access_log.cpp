@@ -30,7 +30,7 @@ void write_all(int fd, std::string_view data) {
 }
 }  // namespace
 
-AccessLog::AccessLog(const std::string& where) {
+AccessLog::AccessLog(const std::string& where, std::chrono::milliseconds tick) : tick_(tick) {
   if (where == "off" || where.empty()) return;
   if (where == "stdout") {
     fd_ = 1;
@@ -57,18 +57,26 @@ AccessLog::~AccessLog() {
 
 AccessLog::Shard& AccessLog::make_shard() {
   std::lock_guard lock(shards_mutex_);
-  shards_.push_back(std::make_unique<Shard>());
+  shards_.push_back(std::unique_ptr<Shard>(new Shard(enabled() ? this : nullptr)));
   return *shards_.back();
 }
 
 void AccessLog::run_flusher() {
   std::unique_lock lock(write_mutex_);
   while (!stop_) {
-    stop_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    stop_cv_.wait_for(lock, tick_,
+                      [this] { return stop_ || wake_.load(std::memory_order_relaxed); });
+    wake_.store(false, std::memory_order_relaxed);
     lock.unlock();
     flush();
     lock.lock();
   }
+}
+
+// Without the flusher's mutex: a wake-up lost to the race with its wait costs at most the
+// 100 ms tick, and the worker never waits for the flusher.
+void AccessLog::flush_soon() {
+  if (!wake_.exchange(true, std::memory_order_relaxed)) stop_cv_.notify_one();
 }
 
 // Each shard's lines are written from the buffer they were formatted into: the worker gets
@@ -83,18 +91,36 @@ void AccessLog::flush() {
     }
     if (!s->spare_.empty()) write_all(fd_, s->spare_);
     s->spare_.clear();
+    if (s->spare_.capacity() > kKeepCapacity) s->spare_.shrink_to_fit();
   }
 }
 
-void AccessLog::Shard::write(const AccessRecord& r) {
-  // Formatted straight into this worker's buffer: the flusher holds the lock only to swap it.
-  std::lock_guard lock(mutex_);
-  if (pending_.size() > kMaxPending) {
-    ++dropped_;
-    return;
+std::size_t AccessLog::buffered() {
+  std::lock_guard lock(shards_mutex_);
+  std::size_t n = 0;
+  for (auto& s : shards_) {
+    std::lock_guard sl(s->mutex_);
+    n += s->pending_.size();
   }
-  format_to(pending_, r);
-  pending_ += '\n';
+  return n;
+}
+
+void AccessLog::Shard::write(const AccessRecord& r) {
+  if (!log_) return;
+  bool full;
+  {
+    // Formatted straight into this worker's buffer: the flusher holds the lock only to swap it.
+    std::lock_guard lock(mutex_);
+    if (pending_.size() > kMaxPending) {
+      ++dropped_;
+      return;
+    }
+    const auto before = pending_.size();
+    format_to(pending_, r);
+    pending_ += '\n';
+    full = before < kFlushAt && pending_.size() >= kFlushAt;
+  }
+  if (full) log_->flush_soon();
 }
 
 std::string AccessLog::format(const AccessRecord& r) {

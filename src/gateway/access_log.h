@@ -1,10 +1,13 @@
 // One structured JSON line per request. Never carries an API key or Authorization value:
 // only the fields of AccessRecord are written. Each worker appends to its own buffer and a
-// background thread writes the buffers out every 100 ms, so the request path never makes a
-// system call or wakes another thread for logging.
+// background thread writes the buffers out every 100 ms, or as soon as one holds kFlushAt
+// bytes, so the request path makes no system call for logging but a wake-up of the writer
+// about once per 64 KiB of lines, and a buffer stays small at any request rate.
 #pragma once
 
+#include <atomic>
 #include <boost/container/small_vector.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -70,14 +73,18 @@ class AccessLog {
 
    private:
     friend class AccessLog;
+    explicit Shard(AccessLog* log) : log_(log) {}
+    AccessLog* log_;  // null when the log is off: write() does nothing
     std::mutex mutex_;
     std::string pending_;
     std::string spare_;  // the flusher's; swapped with pending_
     std::size_t dropped_ = 0;
   };
 
-  // `where`: stdout, stderr, off, or a file path (appended to).
-  explicit AccessLog(const std::string& where);
+  // `where`: stdout, stderr, off, or a file path (appended to). `tick`: how often the
+  // flusher writes out what is buffered when no shard has reached kFlushAt.
+  explicit AccessLog(const std::string& where,
+                     std::chrono::milliseconds tick = std::chrono::milliseconds(100));
   ~AccessLog();
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
@@ -87,19 +94,30 @@ class AccessLog {
   // Writes out everything buffered so far.
   void flush();
   bool enabled() const { return fd_ >= 0; }
+  // Bytes formatted and not yet handed to the flusher, over all shards.
+  std::size_t buffered();
   static std::string format(const AccessRecord& r);
   static void format_to(std::string& out, const AccessRecord& r);
 
+  // A shard's buffered bytes that wake the flusher before its 100 ms tick.
+  static constexpr std::size_t kFlushAt = 64 * 1024;
+  // The buffer capacity a shard keeps between flushes; a larger one (a burst, a slow disk) is
+  // given back once written.
+  static constexpr std::size_t kKeepCapacity = 4 * kFlushAt;
+
  private:
   void run_flusher();
+  void flush_soon();
 
   int fd_ = -1;
   bool owns_fd_ = false;
+  std::chrono::milliseconds tick_;
   std::mutex shards_mutex_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::mutex write_mutex_;
   std::condition_variable stop_cv_;
   bool stop_ = false;
+  std::atomic<bool> wake_{false};  // a shard reached kFlushAt
   std::thread flusher_;
 };
 

@@ -2,10 +2,14 @@
 #include "gateway/snapshot.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "gateway/access_log.h"
 
@@ -378,6 +382,49 @@ TEST(AccessLogFormat, NeverContainsCredentials) {
   EXPECT_EQ(line.find("uthorization"), std::string::npos);
   EXPECT_EQ(line.find("Bearer"), std::string::npos);
   EXPECT_EQ(line.find("api_key"), std::string::npos);
+}
+
+// ---- AccessLog buffering ----
+
+// "off" formats nothing and keeps nothing (it used to keep up to 8 MiB of lines per worker).
+TEST(AccessLogBuffer, Off_KeepsNothing) {
+  AccessLog log("off");
+  auto& shard = log.make_shard();
+  for (int i = 0; i < 1000; ++i) shard.write(full_record());
+  EXPECT_FALSE(log.enabled());
+  EXPECT_EQ(log.buffered(), 0u);
+}
+
+// A shard that reaches kFlushAt bytes wakes the flusher: with a tick of an hour, the lines
+// still reach the file, and what stays buffered is under kFlushAt.
+TEST(AccessLogBuffer, FullShard_WrittenBeforeTheTick) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("stratus-access-" + std::to_string(::getpid()) + ".log");
+  std::filesystem::remove(path);
+  std::size_t lines = 0, bytes = 0;
+  {
+    AccessLog log(path.string(), std::chrono::hours(1));
+    auto& shard = log.make_shard();
+    const auto line = AccessLog::format(full_record()).size() + 1;
+    shard.write(full_record());
+    ++lines;
+    EXPECT_EQ(log.buffered(), line);  // under kFlushAt: kept for the tick
+    while (lines * line < 3 * AccessLog::kFlushAt) {
+      shard.write(full_record());
+      ++lines;
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline &&
+           std::filesystem::file_size(path) < 2 * AccessLog::kFlushAt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    bytes = std::filesystem::file_size(path);
+    EXPECT_GE(bytes, 2 * AccessLog::kFlushAt);
+    EXPECT_LT(log.buffered(), AccessLog::kFlushAt);
+  }  // the destructor writes the rest
+  EXPECT_EQ(std::filesystem::file_size(path),
+            lines * (AccessLog::format(full_record()).size() + 1));
+  std::filesystem::remove(path);
 }
 
 }  // namespace
