@@ -1,8 +1,9 @@
 // One structured JSON line per request. Never carries an API key or Authorization value:
 // only the fields of AccessRecord are written. Each worker appends to its own buffer and a
 // background thread writes the buffers out every 100 ms, or as soon as one holds kFlushAt
-// bytes, so the request path makes no system call for logging but a wake-up of the writer
-// about once per 64 KiB of lines, and a buffer stays small at any request rate.
+// bytes, so the request path makes no system call for logging, wakes the flusher at most once
+// per 256 KiB of lines, and a buffer stays small at any request rate. (At 64 KiB the wake-ups,
+// about a hundred a second at 1 connection on one CPU, added ~20 µs to the p99.)
 #pragma once
 
 #include <atomic>
@@ -100,10 +101,10 @@ class AccessLog {
   static void format_to(std::string& out, const AccessRecord& r);
 
   // A shard's buffered bytes that wake the flusher before its 100 ms tick.
-  static constexpr std::size_t kFlushAt = 64 * 1024;
+  static constexpr std::size_t kFlushAt = 256 * 1024;
   // The buffer capacity a shard keeps between flushes; a larger one (a burst, a slow disk) is
   // given back once written.
-  static constexpr std::size_t kKeepCapacity = 4 * kFlushAt;
+  static constexpr std::size_t kKeepCapacity = 2 * kFlushAt;
 
  private:
   void run_flusher();
