@@ -364,9 +364,14 @@ core::Result<std::unique_ptr<Store>> open_sqlite(const std::string& path) {
   sqlite3_busy_timeout(db.get(), 5000);
   // WAL: readers (usage queries, the CLI) never block the ledger writer; NORMAL sync in WAL
   // mode loses nothing on a process crash, only possibly the last commits on power loss.
+  // Checkpoints every 8000 pages (a WAL of up to 32 MB) instead of SQLite's 1000: the ledger's
+  // last table and index pages change in every batch, and a rarer checkpoint copies each of them
+  // once for many batches (BM_LedgerWriterSqlite 70.7-77.1 -> 63.6-67.2 ms per 10,000 events).
   char* msg = nullptr;
-  if (sqlite3_exec(db.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", nullptr,
-                   nullptr, &msg) != SQLITE_OK) {
+  if (sqlite3_exec(db.get(),
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                   "PRAGMA wal_autocheckpoint=8000;",
+                   nullptr, nullptr, &msg) != SQLITE_OK) {
     std::string m = msg ? msg : "pragma failed";
     sqlite3_free(msg);
     return core::fail(core::ErrorKind::unavailable, "sqlite open " + path + ": " + m);
