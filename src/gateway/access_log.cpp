@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
+#include <utility>
 
 #include "core/json_text.h"
 
@@ -64,19 +65,22 @@ AccessLog::Shard& AccessLog::make_shard() {
 void AccessLog::run_flusher() {
   std::unique_lock lock(write_mutex_);
   while (!stop_) {
-    stop_cv_.wait_for(lock, tick_,
-                      [this] { return stop_ || wake_.load(std::memory_order_relaxed); });
-    wake_.store(false, std::memory_order_relaxed);
+    stop_cv_.wait_for(lock, tick_, [this] { return stop_ || wake_; });
+    wake_ = false;
     lock.unlock();
     flush();
     lock.lock();
   }
 }
 
-// Without the flusher's mutex: a wake-up lost to the race with its wait costs at most the
-// 100 ms tick, and the worker never waits for the flusher.
+// Under the flusher's mutex, so the wake-up cannot fall between its check and its wait; the
+// flusher holds that mutex only around them, never while it writes.
 void AccessLog::flush_soon() {
-  if (!wake_.exchange(true, std::memory_order_relaxed)) stop_cv_.notify_one();
+  {
+    std::lock_guard lock(write_mutex_);
+    if (std::exchange(wake_, true)) return;
+  }
+  stop_cv_.notify_one();
 }
 
 // Each shard's lines are written from the buffer they were formatted into: the worker gets

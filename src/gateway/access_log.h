@@ -6,7 +6,6 @@
 // about a hundred a second at 1 connection on one CPU, added ~20 µs to the p99.)
 #pragma once
 
-#include <atomic>
 #include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -118,7 +117,7 @@ class AccessLog {
   std::mutex write_mutex_;
   std::condition_variable stop_cv_;
   bool stop_ = false;
-  std::atomic<bool> wake_{false};  // a shard reached kFlushAt
+  bool wake_ = false;  // a shard reached kFlushAt (under write_mutex_)
   std::thread flusher_;
 };
 
